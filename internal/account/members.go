@@ -1,0 +1,130 @@
+package account
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hygie-sante/hygie/internal/store"
+)
+
+// AddMember makes the individual account member a login account of box.
+func (s *Service) AddMember(ctx context.Context, box, member string) error {
+	b, m, err := s.boxAndMember(ctx, box, member)
+	if err != nil {
+		return err
+	}
+	return s.st.Tx(ctx, func(tx *store.Tx) error {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM box_members WHERE box_id = ? AND account_id = ?`, b.ID, m.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%s is %w a member of %s", m.Login, ErrDuplicate, b.Login)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO box_members (box_id, account_id) VALUES (?, ?)`, b.ID, m.ID)
+		return err
+	})
+}
+
+// RemoveMember removes a login account from a box.
+func (s *Service) RemoveMember(ctx context.Context, box, member string) error {
+	b, m, err := s.boxAndMember(ctx, box, member)
+	if err != nil {
+		return err
+	}
+	return s.st.Tx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM box_members WHERE box_id = ? AND account_id = ?`, b.ID, m.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%s is not a member of %s: %w", m.Login, b.Login, ErrNotFound)
+		}
+		return nil
+	})
+}
+
+func (s *Service) boxAndMember(ctx context.Context, box, member string) (*Account, *Account, error) {
+	b, err := s.ByAddress(ctx, box)
+	if err != nil {
+		return nil, nil, fmt.Errorf("box %s: %w", box, err)
+	}
+	if !b.IsBox() {
+		return nil, nil, fmt.Errorf("%w: %s is not an organisational box", ErrInvalid, box)
+	}
+	m, err := s.ByAddress(ctx, member)
+	if err != nil {
+		return nil, nil, fmt.Errorf("member %s: %w", member, err)
+	}
+	if m.IsBox() {
+		return nil, nil, fmt.Errorf("%w: a box cannot be a member of a box", ErrInvalid)
+	}
+	return b, m, nil
+}
+
+// Boxes lists the enabled boxes that account id is a member of.
+func (s *Service) Boxes(ctx context.Context, accountID int64) ([]*Account, error) {
+	rows, err := s.st.Query(ctx, `SELECT `+accountCols+` FROM accounts a JOIN structures s ON s.id = a.structure_id
+		JOIN box_members m ON m.box_id = a.id WHERE m.account_id = ? AND a.disabled = 0 ORDER BY a.login`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("list boxes: %w", err)
+	}
+	defer rows.Close()
+	var out []*Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Members lists the login accounts of a box.
+func (s *Service) Members(ctx context.Context, boxID int64) ([]*Account, error) {
+	rows, err := s.st.Query(ctx, `SELECT `+accountCols+` FROM accounts a JOIN structures s ON s.id = a.structure_id
+		JOIN box_members m ON m.account_id = a.id WHERE m.box_id = ? ORDER BY a.login`, boxID)
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	defer rows.Close()
+	var out []*Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// IsMember reports whether account id may act for box id.
+func (s *Service) IsMember(ctx context.Context, boxID, accountID int64) (bool, error) {
+	var n int
+	err := s.st.QueryRow(ctx, `SELECT COUNT(*) FROM box_members m JOIN accounts b ON b.id = m.box_id
+		WHERE m.box_id = ? AND m.account_id = ? AND b.disabled = 0`, boxID, accountID).Scan(&n)
+	return n > 0, err
+}
+
+// SenderIdentity returns the account or box whose address from is, when the
+// authenticated account user may send as it: its own addresses, or those of
+// a box it is a member of (SPEC §1).
+func (s *Service) SenderIdentity(ctx context.Context, user *Account, from string) (*Account, error) {
+	if user.HasAddress(from) {
+		return user, nil
+	}
+	owner, err := s.ByAddress(ctx, from)
+	if err != nil || !owner.IsBox() || owner.Disabled {
+		return nil, fmt.Errorf("%w: %s is not an address of %s", ErrInvalid, from, user.Login)
+	}
+	ok, err := s.IsMember(ctx, owner.ID, user.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is not a member of %s", ErrInvalid, user.Login, from)
+	}
+	return owner, nil
+}

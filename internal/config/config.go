@@ -1,0 +1,324 @@
+// Package config owns Hygie's settings: their defaults, the TOML file and the
+// HYGIE_<KEY> environment overrides.
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration of a hygie node. Every field can be set
+// in the TOML file by its key (dotted for nested tables) and overridden by the
+// environment variable HYGIE_<KEY> with dots turned into underscores, for
+// example listen.web → HYGIE_LISTEN_WEB.
+type Config struct {
+	// DataDir holds the SQLite database, generated certificates and other state.
+	DataDir string `toml:"data_dir" doc:"data directory (default ./hygie-data)"`
+	// Database is "sqlite:PATH" or a postgres:// URL; empty means
+	// sqlite:<data_dir>/hygie.db.
+	Database string `toml:"database" doc:"sqlite:PATH or postgres://… URL (default sqlite:<data_dir>/hygie.db)"`
+	// PlatformName is the name shown to users (SPEC: « Medimail » in the guide).
+	PlatformName string `toml:"platform_name" doc:"name of the platform shown to users (default Hygie)"`
+	// Hostname is this node's public host name, used in SMTP greetings,
+	// Received headers and generated Message-IDs.
+	Hostname string `toml:"hostname" doc:"public host name (default localhost)"`
+	// Domains are the mail domains hosted here; an unknown address in one of
+	// them is refused as unknown rather than routed.
+	Domains []string `toml:"domains" doc:"mail domains hosted by this platform (comma-separated in the environment)"`
+	// SupportURL is the « Centre De Services » link.
+	SupportURL string `toml:"support_url" doc:"support link shown to users"`
+
+	Listen Listen `toml:"listen"`
+	TLS    TLS    `toml:"tls"`
+	Trust  Trust  `toml:"trust"`
+	SMTP   SMTP   `toml:"smtp"`
+	Queue  Queue  `toml:"queue"`
+	// Routes maps a recipient domain to a static next hop "host:port",
+	// bypassing the MX lookup.
+	Routes map[string]string `toml:"routes" doc:"static next hops, domain=host:port (comma-separated in the environment)"`
+}
+
+// Listen holds the listen address of each listener; an empty address
+// disables the listener.
+type Listen struct {
+	Web         string `toml:"web" doc:"web application and /healthz"`
+	SMTP        string `toml:"smtp" doc:"operator MX (SMTP from other MSSanté operators, STARTTLS + client certificate)"`
+	Submission  string `toml:"submission" doc:"SMTP submission with STARTTLS"`
+	Submissions string `toml:"submissions" doc:"SMTP submission with implicit TLS"`
+	IMAP        string `toml:"imap" doc:"IMAP with STARTTLS"`
+	IMAPS       string `toml:"imaps" doc:"IMAP with implicit TLS"`
+}
+
+// TLS names this node's certificate; both empty means a self-signed
+// certificate generated in the data directory on first start.
+type TLS struct {
+	Cert string `toml:"cert" doc:"PEM certificate chain (default <data_dir>/tls/cert.pem, generated)"`
+	Key  string `toml:"key" doc:"PEM private key (default <data_dir>/tls/key.pem, generated)"`
+	// WebTLS forces HTTPS on the web listener; it is always on when the web
+	// listener is not on a loopback address.
+	WebTLS bool `toml:"web_tls" doc:"serve the web listener over HTTPS even on loopback"`
+}
+
+// Trust configures the MSSanté trust space.
+type Trust struct {
+	// CABundle verifies peers' certificates (IGC-Santé in production).
+	CABundle string `toml:"ca_bundle" doc:"PEM bundle of the CAs that sign operators' certificates"`
+	// Whitelist is the liste blanche, a file path or an http(s) URL.
+	Whitelist string `toml:"whitelist" doc:"liste blanche XML: file path or URL"`
+	// Refresh is how often the whitelist is reloaded.
+	Refresh Duration `toml:"refresh" doc:"whitelist refresh period (default 1h)"`
+	// Domains are extra trusted operator domains, added to the whitelist.
+	Domains []string `toml:"domains" doc:"extra MSSanté operator domains (comma-separated in the environment)"`
+}
+
+// SMTP holds message-size and protocol limits.
+type SMTP struct {
+	MaxMessageSize int64 `toml:"max_message_size" doc:"largest accepted message in bytes (default 20 MiB)"`
+	MaxRecipients  int   `toml:"max_recipients" doc:"recipients per message (default 100)"`
+}
+
+// Queue configures outbound delivery retries.
+type Queue struct {
+	RetryFor       Duration `toml:"retry_for" doc:"how long a remote delivery is retried before a DSN (default 120h)"`
+	InitialBackoff Duration `toml:"initial_backoff" doc:"first retry delay, doubled each time (default 1m)"`
+	MaxBackoff     Duration `toml:"max_backoff" doc:"longest retry delay (default 1h)"`
+	Workers        int      `toml:"workers" doc:"concurrent job workers (default 8)"`
+	PollInterval   Duration `toml:"poll_interval" doc:"how often idle workers look for due jobs (default 1s)"`
+}
+
+// Duration is a time.Duration written as "90s", "1h" in TOML and environment.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", b, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the configuration used when nothing is set: every listener
+// on loopback, data under ./hygie-data.
+func Default() Config {
+	return Config{
+		DataDir:      "./hygie-data",
+		PlatformName: "Hygie",
+		Hostname:     "localhost",
+		Domains:      []string{"hygie.localhost"},
+		Listen: Listen{
+			Web:         "127.0.0.1:8080",
+			SMTP:        "127.0.0.1:2525",
+			Submission:  "127.0.0.1:5587",
+			Submissions: "127.0.0.1:5465",
+			IMAP:        "127.0.0.1:5143",
+			IMAPS:       "127.0.0.1:5993",
+		},
+		Trust: Trust{Refresh: Duration{time.Hour}},
+		SMTP:  SMTP{MaxMessageSize: 20 << 20, MaxRecipients: 100},
+		Queue: Queue{
+			RetryFor:       Duration{120 * time.Hour},
+			InitialBackoff: Duration{time.Minute},
+			MaxBackoff:     Duration{time.Hour},
+			Workers:        8,
+			PollInterval:   Duration{time.Second},
+		},
+	}
+}
+
+// Load reads the defaults, then the TOML file at path (if not empty), then
+// the HYGIE_* variables of environ, and validates the result.
+func Load(path string, environ []string) (Config, error) {
+	c := Default()
+	if path != "" {
+		md, err := toml.DecodeFile(path, &c)
+		if err != nil {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			return c, fmt.Errorf("config %s: unknown setting %q", path, und[0].String())
+		}
+	}
+	if err := applyEnv(&c, environ); err != nil {
+		return c, err
+	}
+	c.fill()
+	return c, c.Validate()
+}
+
+// fill derives the settings whose default depends on others.
+func (c *Config) fill() {
+	if c.Database == "" {
+		c.Database = "sqlite:" + filepath.Join(c.DataDir, "hygie.db")
+	}
+	if c.TLS.Cert == "" && c.TLS.Key == "" {
+		c.TLS.Cert = filepath.Join(c.DataDir, "tls", "cert.pem")
+		c.TLS.Key = filepath.Join(c.DataDir, "tls", "key.pem")
+	}
+	for i, d := range c.Domains {
+		c.Domains[i] = strings.ToLower(strings.TrimSpace(d))
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("data_dir must not be empty")
+	}
+	if !strings.HasPrefix(c.Database, "sqlite:") && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		return fmt.Errorf("database %q: want sqlite:PATH or a postgres:// URL", c.Database)
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		return fmt.Errorf("tls.cert and tls.key go together")
+	}
+	for name, addr := range map[string]string{"listen.web": c.Listen.Web, "listen.smtp": c.Listen.SMTP,
+		"listen.submission": c.Listen.Submission, "listen.submissions": c.Listen.Submissions,
+		"listen.imap": c.Listen.IMAP, "listen.imaps": c.Listen.IMAPS} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%s %q: %w", name, addr, err)
+		}
+	}
+	for d, hop := range c.Routes {
+		if _, _, err := net.SplitHostPort(hop); err != nil {
+			return fmt.Errorf("routes.%s %q: %w", d, hop, err)
+		}
+	}
+	if c.SMTP.MaxMessageSize <= 0 {
+		return fmt.Errorf("smtp.max_message_size must be positive")
+	}
+	if c.Queue.Workers <= 0 {
+		return fmt.Errorf("queue.workers must be positive")
+	}
+	return nil
+}
+
+// IsSQLite reports whether the database is an embedded SQLite file.
+func (c *Config) IsSQLite() bool { return strings.HasPrefix(c.Database, "sqlite:") }
+
+// applyEnv overrides fields from HYGIE_<KEY> variables.
+func applyEnv(c *Config, environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && strings.HasPrefix(k, "HYGIE_") {
+			env[k] = v
+		}
+	}
+	var err error
+	walk(reflect.ValueOf(c).Elem(), "", func(key string, f reflect.Value, _ string) {
+		name := "HYGIE_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+		v, ok := env[name]
+		if !ok || err != nil {
+			return
+		}
+		if e := setField(f, v); e != nil {
+			err = fmt.Errorf("%s: %w", name, e)
+		}
+	})
+	return err
+}
+
+// walk calls fn for every leaf setting with its dotted key.
+func walk(v reflect.Value, prefix string, fn func(key string, f reflect.Value, doc string)) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		key := sf.Tag.Get("toml")
+		if key == "" {
+			continue
+		}
+		if prefix != "" {
+			key = prefix + "." + key
+		}
+		f := v.Field(i)
+		if f.Kind() == reflect.Struct && f.Type() != reflect.TypeOf(Duration{}) {
+			walk(f, key, fn)
+			continue
+		}
+		fn(key, f, sf.Tag.Get("doc"))
+	}
+}
+
+func setField(f reflect.Value, v string) error {
+	switch f.Interface().(type) {
+	case string:
+		f.SetString(v)
+	case bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return err
+		}
+		f.SetBool(b)
+	case int, int64:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return err
+		}
+		f.SetInt(n)
+	case Duration:
+		var d Duration
+		if err := d.UnmarshalText([]byte(v)); err != nil {
+			return err
+		}
+		f.Set(reflect.ValueOf(d))
+	case []string:
+		var out []string
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+		f.Set(reflect.ValueOf(out))
+	case map[string]string:
+		m := map[string]string{}
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			k, val, ok := strings.Cut(s, "=")
+			if !ok {
+				return fmt.Errorf("%q: want key=value", s)
+			}
+			m[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(val)
+		}
+		f.Set(reflect.ValueOf(m))
+	default:
+		return fmt.Errorf("unsupported setting type %s", f.Type())
+	}
+	return nil
+}
+
+// Help documents every setting with its TOML key and environment variable,
+// for `hygie --help`.
+func Help() string {
+	var b strings.Builder
+	c := Default()
+	walk(reflect.ValueOf(&c).Elem(), "", func(key string, _ reflect.Value, doc string) {
+		env := "HYGIE_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+		fmt.Fprintf(&b, "  %-24s %-28s %s\n", key, env, doc)
+	})
+	return b.String()
+}
+
+// EnvOrDefault returns os.Environ, for callers that do not inject one.
+func EnvOrDefault(environ []string) []string {
+	if environ == nil {
+		return os.Environ()
+	}
+	return environ
+}

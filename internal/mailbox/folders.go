@@ -1,0 +1,59 @@
+// Package mailbox owns the message store seen by users: folders with IMAP
+// UIDs (RFC 9051 §2.3.1), their entries and flags, and the change events that
+// wake IMAP IDLE sessions.
+package mailbox
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hygie-sante/hygie/internal/store"
+)
+
+// Standard folder names; their SPECIAL-USE attributes are of RFC 6154 §2.
+const (
+	Inbox  = "INBOX"
+	Sent   = "Sent"
+	Drafts = "Drafts"
+	Trash  = "Trash"
+)
+
+// Defaults lists the folders every account and box starts with, and their
+// special-use attribute.
+var Defaults = []struct{ Name, SpecialUse string }{
+	{Inbox, ""},
+	{Sent, `\Sent`},
+	{Drafts, `\Drafts`},
+	{Trash, `\Trash`},
+}
+
+// CreateDefaults creates the standard folders of a new account.
+func CreateDefaults(ctx context.Context, tx *store.Tx, accountID int64) error {
+	for _, f := range Defaults {
+		if _, err := Create(ctx, tx, accountID, f.Name, f.SpecialUse); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Create creates one folder and returns its id. UIDVALIDITY is derived from
+// the creation time so that a folder deleted and created again under the same
+// name gets a new one (RFC 9051 §2.3.1.1).
+func Create(ctx context.Context, tx *store.Tx, accountID int64, name, specialUse string) (int64, error) {
+	validity := uint32(time.Now().UnixNano()/int64(time.Millisecond)) | 1
+	id, err := tx.InsertID(ctx, `INSERT INTO mailboxes (account_id, name, special_use, uidvalidity) VALUES (?, ?, ?, ?)`,
+		accountID, name, specialUse, int64(validity))
+	if err != nil {
+		return 0, fmt.Errorf("create folder %s: %w", name, err)
+	}
+	return id, nil
+}
+
+// ID returns the id of an account's folder by name.
+func ID(ctx context.Context, q store.Querier, accountID int64, name string) (int64, error) {
+	var id int64
+	err := q.QueryRow(ctx, `SELECT id FROM mailboxes WHERE account_id = ? AND name = ?`, accountID, name).Scan(&id)
+	return id, err
+}

@@ -1,0 +1,240 @@
+package mail
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hygie-sante/hygie/internal/account"
+	"github.com/hygie-sante/hygie/internal/address"
+	"github.com/hygie-sante/hygie/internal/audit"
+	"github.com/hygie-sante/hygie/internal/mailbox"
+	"github.com/hygie-sante/hygie/internal/queue"
+	"github.com/hygie-sante/hygie/internal/store"
+)
+
+// Sources of a delivery.
+const (
+	SourceSubmission = "submission" // an authenticated client (SMTP submission)
+	SourceWeb        = "web"        // the webmail or the device API
+	SourceMX         = "mx"         // another MSSanté operator
+	SourceSystem     = "system"     // a DSN or notice generated here
+)
+
+// JobRemote is the job kind of a delivery to another operator.
+const JobRemote = "remote"
+
+// RemoteJob is the payload of a JobRemote job: one message to the
+// recipients of one domain.
+type RemoteJob struct {
+	MessageID int64    `json:"message_id"`
+	From      string   `json:"from"`
+	Domain    string   `json:"domain"`
+	Rcpts     []string `json:"rcpts"`
+	// MsgID is the Message-ID header, for traces.
+	MsgID string `json:"msgid,omitempty"`
+}
+
+// Envelope is everything about a message but its content.
+type Envelope struct {
+	Source string
+	// From is the envelope sender (RFC 5321 reverse-path); empty for DSNs.
+	From string
+	// Identity is the account or box the message is sent as; nil for mail
+	// from other operators and system mail.
+	Identity *account.Account
+	// User is the authenticated person, when it differs from Identity.
+	User       *account.Account
+	Recipients []Destination
+	RemoteIP   string
+	Helo       string
+	// Protocol is the WITH clause of the Received field (RFC 3848: ESMTPSA…).
+	Protocol string
+	// Route describes the path for the trace (e.g. "mx from operateur-a").
+	Route string
+}
+
+// Pipeline stores messages and their side effects.
+type Pipeline struct {
+	St       *store.Store
+	Hostname string
+	Log      *slog.Logger
+	// Wake is called after a commit that added jobs (the queue runner's Wake).
+	Wake func()
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Delivered is the outcome of a delivery.
+type Delivered struct {
+	ID        int64
+	MessageID string
+}
+
+// Deliver stores data for every recipient of env in one transaction: the
+// message, its entry in each local recipient's INBOX, a copy in the sender's
+// Sent folder for submissions, a job per remote domain, and the trace. When
+// it returns nil the message is committed and fsynced: only then may the
+// caller answer 250.
+func (p *Pipeline) Deliver(ctx context.Context, env Envelope, data []byte) (Delivered, error) {
+	now := time.Now()
+	if p.Now != nil {
+		now = p.Now()
+	}
+	if len(env.Recipients) == 0 {
+		return Delivered{}, refuse(554, 5, 5, 1, "no valid recipients")
+	}
+	h, err := ParseHeader(data)
+	if err != nil {
+		return Delivered{}, refuse(554, 5, 6, 0, "message refused: %v", err)
+	}
+	var prefix bytes.Buffer
+	p.writeReceived(&prefix, env, now)
+	msgID := h.MessageID
+	if env.Source == SourceSubmission || env.Source == SourceWeb {
+		// RFC 6409 §8.3 and §8.1: the submission server may add a missing
+		// Message-ID and Date.
+		if msgID == "" {
+			msgID = p.NewMessageID()
+			fmt.Fprintf(&prefix, "Message-ID: %s\r\n", msgID)
+		}
+		if h.Date == "" {
+			fmt.Fprintf(&prefix, "Date: %s\r\n", now.Format(time.RFC1123Z))
+		}
+	}
+	body := make([]byte, 0, prefix.Len()+len(data))
+	body = append(append(body, prefix.Bytes()...), data...)
+
+	var local []*account.Account
+	seen := map[int64]bool{}
+	remote := map[string][]string{}
+	var rcptAddrs []string
+	for _, d := range env.Recipients {
+		rcptAddrs = append(rcptAddrs, d.Address)
+		if d.IsLocal() {
+			if !seen[d.Local.ID] {
+				seen[d.Local.ID] = true
+				local = append(local, d.Local)
+			}
+			continue
+		}
+		dom := address.Domain(d.Address)
+		remote[dom] = append(remote[dom], d.Address)
+	}
+	domains := make([]string, 0, len(remote))
+	for d := range remote {
+		domains = append(domains, d)
+	}
+	sort.Strings(domains)
+
+	var id int64
+	err = p.St.Tx(ctx, func(tx *store.Tx) error {
+		id, err = mailbox.InsertMessage(ctx, tx, mailbox.Message{MessageID: msgID, Sender: env.From, Subject: h.Subject, Body: body}, now)
+		if err != nil {
+			return err
+		}
+		for _, a := range local {
+			if err := appendTo(ctx, tx, a.ID, mailbox.Inbox, id, nil, now); err != nil {
+				return err
+			}
+		}
+		if env.Identity != nil && (env.Source == SourceSubmission || env.Source == SourceWeb) {
+			if err := appendTo(ctx, tx, env.Identity.ID, mailbox.Sent, id, []string{`\Seen`}, now); err != nil {
+				return err
+			}
+		}
+		for _, dom := range domains {
+			job := RemoteJob{MessageID: id, From: env.From, Domain: dom, Rcpts: remote[dom], MsgID: msgID}
+			if _, err := queue.Enqueue(ctx, tx, JobRemote, job, now); err != nil {
+				return err
+			}
+		}
+		if len(domains) > 0 && p.Wake != nil {
+			tx.AfterCommit(p.Wake)
+		}
+		route := env.Route
+		if route == "" {
+			route = env.Source
+		}
+		return audit.Write(ctx, tx, audit.Record{Kind: audit.KindMessage, Protocol: env.Protocol, RemoteIP: env.RemoteIP,
+			Result: "accepted", MessageID: msgID, Sender: env.From, Recipients: rcptAddrs, Route: route,
+			Address: p.traceAddress(env), Detail: fmt.Sprintf("local=%d remote=%d size=%d", len(local), len(rcptAddrs)-countLocal(env.Recipients), len(body))})
+	})
+	if err != nil {
+		return Delivered{}, fmt.Errorf("deliver: %w", err)
+	}
+	return Delivered{ID: id, MessageID: msgID}, nil
+}
+
+func (p *Pipeline) traceAddress(env Envelope) string {
+	if env.User != nil {
+		return env.User.Login
+	}
+	if env.Identity != nil {
+		return env.Identity.Login
+	}
+	return strings.ToLower(env.From)
+}
+
+func countLocal(ds []Destination) int {
+	n := 0
+	for _, d := range ds {
+		if d.IsLocal() {
+			n++
+		}
+	}
+	return n
+}
+
+// appendTo files message id into an account's folder by name.
+func appendTo(ctx context.Context, tx *store.Tx, accountID int64, folder string, id int64, flags []string, now time.Time) error {
+	mb, err := mailbox.ID(ctx, tx, accountID, folder)
+	if err != nil {
+		return fmt.Errorf("folder %s of account %d: %w", folder, accountID, err)
+	}
+	_, err = mailbox.Append(ctx, tx, mb, id, flags, now)
+	return err
+}
+
+// writeReceived writes the trace field of RFC 5321 §4.4.
+func (p *Pipeline) writeReceived(w *bytes.Buffer, env Envelope, now time.Time) {
+	proto := env.Protocol
+	if proto == "" {
+		proto = "local"
+	}
+	from := ""
+	if env.Helo != "" || env.RemoteIP != "" {
+		from = fmt.Sprintf("from %s (%s)\r\n\t", sanitizeTrace(env.Helo), sanitizeTrace(env.RemoteIP))
+	}
+	fmt.Fprintf(w, "Received: %sby %s (Hygie) with %s;\r\n\t%s\r\n", from, p.Hostname, proto, now.Format(time.RFC1123Z))
+}
+
+// sanitizeTrace keeps client-supplied text from breaking the header.
+func sanitizeTrace(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x21 || r > 0x7e || r == '(' || r == ')' {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 255 {
+		s = s[:255]
+	}
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// NewMessageID returns a fresh Message-ID (RFC 5322 §3.6.4) at this host.
+func (p *Pipeline) NewMessageID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return "<" + hex.EncodeToString(b[:]) + "@" + p.Hostname + ">"
+}

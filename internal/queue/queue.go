@@ -1,0 +1,184 @@
+// Package queue is the durable job queue behind the transactional outbox:
+// jobs are written in the same transaction as the delivery that causes them,
+// then claimed by workers with a lease, retried with exponential backoff, and
+// deleted once done.
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hygie-sante/hygie/internal/store"
+)
+
+// Job is one side effect to carry out.
+type Job struct {
+	ID        int64
+	Kind      string
+	Payload   json.RawMessage
+	RunAt     time.Time
+	Attempts  int
+	LastError string
+	Created   time.Time
+}
+
+// Enqueue writes a job inside tx; it becomes visible to workers only when tx
+// commits, together with the delivery that caused it.
+func Enqueue(ctx context.Context, tx *store.Tx, kind string, payload any, runAt time.Time) (int64, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return 0, fmt.Errorf("enqueue %s: %w", kind, err)
+	}
+	id, err := tx.InsertID(ctx, `INSERT INTO jobs (kind, payload, run_at, created_at) VALUES (?, ?, ?, ?)`,
+		kind, string(b), runAt.UnixMilli(), time.Now().Unix())
+	if err != nil {
+		return 0, fmt.Errorf("enqueue %s: %w", kind, err)
+	}
+	return id, nil
+}
+
+// Claim leases up to n due jobs for lease; a job whose worker dies becomes
+// due again when its lease ends. On PostgreSQL concurrent nodes skip each
+// other's rows (FOR UPDATE SKIP LOCKED), so each job is claimed once.
+func Claim(ctx context.Context, st *store.Store, n int, lease time.Duration) ([]Job, error) {
+	now := time.Now().UnixMilli()
+	until := now + lease.Milliseconds()
+	var jobs []Job
+	err := st.Tx(ctx, func(tx *store.Tx) error {
+		jobs = jobs[:0]
+		sel := `SELECT id FROM jobs WHERE run_at <= ? AND lease_until <= ? ORDER BY run_at LIMIT ?`
+		if tx.Dialect() == store.Postgres {
+			sel += ` FOR UPDATE SKIP LOCKED`
+		}
+		rows, err := tx.Query(ctx, `UPDATE jobs SET lease_until = ?, attempts = attempts + 1 WHERE id IN (`+sel+`)
+			RETURNING id, kind, payload, run_at, attempts, last_error, created_at`, until, now, now, n)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var j Job
+			var payload string
+			var runAt, created int64
+			if err := rows.Scan(&j.ID, &j.Kind, &payload, &runAt, &j.Attempts, &j.LastError, &created); err != nil {
+				return err
+			}
+			j.Payload, j.RunAt, j.Created = json.RawMessage(payload), time.UnixMilli(runAt), time.Unix(created, 0)
+			jobs = append(jobs, j)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// Complete deletes a finished job, together with whatever fn writes (fn may
+// be nil): a job's consequences and its completion commit at once.
+func Complete(ctx context.Context, st *store.Store, id int64, fn func(*store.Tx) error) error {
+	return st.Tx(ctx, func(tx *store.Tx) error {
+		if fn != nil {
+			if err := fn(tx); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM jobs WHERE id = ?`, id)
+		return err
+	})
+}
+
+// Reschedule releases a job to run again at runAt, recording why it failed
+// and, when payload is not nil, its new payload.
+func Reschedule(ctx context.Context, st *store.Store, id int64, runAt time.Time, reason string, payload any) error {
+	return st.Tx(ctx, func(tx *store.Tx) error {
+		if payload != nil {
+			b, err := json.Marshal(payload)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET payload = ? WHERE id = ?`, string(b), id); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `UPDATE jobs SET run_at = ?, lease_until = 0, last_error = ? WHERE id = ?`, runAt.UnixMilli(), truncate(reason, 2000), id)
+		return err
+	})
+}
+
+// List returns jobs by due time, optionally of one kind.
+func List(ctx context.Context, st *store.Store, kind string) ([]Job, error) {
+	q := `SELECT id, kind, payload, run_at, attempts, last_error, created_at FROM jobs`
+	var args []any
+	if kind != "" {
+		q += ` WHERE kind = ?`
+		args = append(args, kind)
+	}
+	rows, err := st.Query(ctx, q+` ORDER BY run_at, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []Job
+	for rows.Next() {
+		var j Job
+		var payload string
+		var runAt, created int64
+		if err := rows.Scan(&j.ID, &j.Kind, &payload, &runAt, &j.Attempts, &j.LastError, &created); err != nil {
+			return nil, err
+		}
+		j.Payload, j.RunAt, j.Created = json.RawMessage(payload), time.UnixMilli(runAt), time.Unix(created, 0)
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// RetryNow makes a job due immediately.
+func RetryNow(ctx context.Context, st *store.Store, id int64) error {
+	return st.Tx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE jobs SET run_at = ?, lease_until = 0 WHERE id = ?`, time.Now().UnixMilli(), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("job %d not found", id)
+		}
+		return nil
+	})
+}
+
+// Drop deletes a job without carrying it out.
+func Drop(ctx context.Context, st *store.Store, id int64) error {
+	return st.Tx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM jobs WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("job %d not found", id)
+		}
+		return nil
+	})
+}
+
+// Backoff returns the delay before attempt number attempt (1-based):
+// initial, doubled each attempt, capped at max.
+func Backoff(attempt int, initial, max time.Duration) time.Duration {
+	d := initial
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

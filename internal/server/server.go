@@ -83,6 +83,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 	n.Runner = &queue.Runner{St: st, Workers: cfg.Queue.Workers, Poll: cfg.Queue.PollInterval.Duration, Log: log,
 		Handlers: map[string]queue.Handler{}}
 	n.Pipeline = &mail.Pipeline{St: st, Hostname: cfg.Hostname, Log: log, Wake: n.Runner.Wake}
+	n.registerRelay()
 	return n, nil
 }
 

@@ -11,8 +11,10 @@ import (
 	"github.com/hygie-sante/hygie/internal/store"
 )
 
-// Handler carries out one job. It returns nil when the job is finished (it
-// then calls Complete itself or lets the runner do it), or an error to retry.
+// Handler carries out one job and settles it: Complete when done (with the
+// job's consequences in the same transaction), Reschedule to try again. A
+// returned error is logged; a job left unsettled runs again when its lease
+// ends.
 type Handler func(ctx context.Context, j Job) error
 
 // Runner claims due jobs and hands them to the handler of their kind.

@@ -83,93 +83,148 @@ type Delivered struct {
 // it returns nil the message is committed and fsynced: only then may the
 // caller answer 250.
 func (p *Pipeline) Deliver(ctx context.Context, env Envelope, data []byte) (Delivered, error) {
-	now := time.Now()
-	if p.Now != nil {
-		now = p.Now()
+	now := p.now()
+	m, err := p.prepare(env, data, now)
+	if err != nil {
+		return Delivered{}, err
 	}
+	var d Delivered
+	err = p.St.Tx(ctx, func(tx *store.Tx) error {
+		d, err = p.store(ctx, tx, env, m, now)
+		return err
+	})
+	if err != nil {
+		return Delivered{}, fmt.Errorf("deliver: %w", err)
+	}
+	return d, nil
+}
+
+// DeliverSystemTx stores mail generated here (a DSN) for local recipients
+// inside tx, so that it commits together with what caused it: for a DSN,
+// the completion of the failed delivery job, so that a crash neither loses
+// nor duplicates the report. env.Source must be SourceSystem and every
+// recipient local: system mail never leaves the platform.
+func (p *Pipeline) DeliverSystemTx(ctx context.Context, tx *store.Tx, env Envelope, data []byte, now time.Time) (Delivered, error) {
+	if env.Source != SourceSystem {
+		return Delivered{}, fmt.Errorf("deliver system mail: source %q is not %q", env.Source, SourceSystem)
+	}
+	for _, d := range env.Recipients {
+		if !d.IsLocal() {
+			return Delivered{}, fmt.Errorf("deliver system mail: %s is not a local recipient", d.Address)
+		}
+	}
+	m, err := p.prepare(env, data, now)
+	if err != nil {
+		return Delivered{}, fmt.Errorf("deliver system mail: %w", err)
+	}
+	return p.store(ctx, tx, env, m, now)
+}
+
+func (p *Pipeline) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// prepared is a message ready to store: its final bytes and its recipients
+// split into local accounts and remote domains.
+type prepared struct {
+	header  *Header
+	msgID   string
+	body    []byte
+	local   []*account.Account
+	remote  map[string][]string
+	domains []string
+	rcpts   []string
+}
+
+// prepare parses the header, adds the trace field (and, for submissions, a
+// missing Message-ID and Date) and groups the recipients. It does no I/O.
+func (p *Pipeline) prepare(env Envelope, data []byte, now time.Time) (*prepared, error) {
 	if len(env.Recipients) == 0 {
-		return Delivered{}, refuse(554, 5, 5, 1, "no valid recipients")
+		return nil, refuse(554, 5, 5, 1, "no valid recipients")
 	}
 	h, err := ParseHeader(data)
 	if err != nil {
-		return Delivered{}, refuse(554, 5, 6, 0, "message refused: %v", err)
+		return nil, refuse(554, 5, 6, 0, "message refused: %v", err)
 	}
 	var prefix bytes.Buffer
 	p.writeReceived(&prefix, env, now)
-	msgID := h.MessageID
+	m := &prepared{header: h, msgID: h.MessageID, remote: map[string][]string{}}
 	if env.Source == SourceSubmission || env.Source == SourceWeb {
 		// RFC 6409 §8.3 and §8.1: the submission server may add a missing
 		// Message-ID and Date.
-		if msgID == "" {
-			msgID = p.NewMessageID()
-			fmt.Fprintf(&prefix, "Message-ID: %s\r\n", msgID)
+		if m.msgID == "" {
+			m.msgID = p.NewMessageID()
+			fmt.Fprintf(&prefix, "Message-ID: %s\r\n", m.msgID)
 		}
 		if h.Date == "" {
 			fmt.Fprintf(&prefix, "Date: %s\r\n", now.Format(time.RFC1123Z))
 		}
 	}
-	body := make([]byte, 0, prefix.Len()+len(data))
-	body = append(append(body, prefix.Bytes()...), data...)
-
-	var local []*account.Account
+	m.body = make([]byte, 0, prefix.Len()+len(data))
+	m.body = append(append(m.body, prefix.Bytes()...), data...)
 	seen := map[int64]bool{}
-	remote := map[string][]string{}
-	var rcptAddrs []string
 	for _, d := range env.Recipients {
-		rcptAddrs = append(rcptAddrs, d.Address)
+		m.rcpts = append(m.rcpts, d.Address)
 		if d.IsLocal() {
 			if !seen[d.Local.ID] {
 				seen[d.Local.ID] = true
-				local = append(local, d.Local)
+				m.local = append(m.local, d.Local)
 			}
 			continue
 		}
 		dom := address.Domain(d.Address)
-		remote[dom] = append(remote[dom], d.Address)
+		if m.remote[dom] == nil {
+			m.domains = append(m.domains, dom)
+		}
+		m.remote[dom] = append(m.remote[dom], d.Address)
 	}
-	domains := make([]string, 0, len(remote))
-	for d := range remote {
-		domains = append(domains, d)
-	}
-	sort.Strings(domains)
+	sort.Strings(m.domains)
+	return m, nil
+}
 
-	var id int64
-	err = p.St.Tx(ctx, func(tx *store.Tx) error {
-		id, err = mailbox.InsertMessage(ctx, tx, mailbox.Message{MessageID: msgID, Sender: env.From, Subject: h.Subject, Body: body}, now)
-		if err != nil {
-			return err
-		}
-		for _, a := range local {
-			if err := appendTo(ctx, tx, a.ID, mailbox.Inbox, id, nil, now); err != nil {
-				return err
-			}
-		}
-		if env.Identity != nil && (env.Source == SourceSubmission || env.Source == SourceWeb) {
-			if err := appendTo(ctx, tx, env.Identity.ID, mailbox.Sent, id, []string{`\Seen`}, now); err != nil {
-				return err
-			}
-		}
-		for _, dom := range domains {
-			job := RemoteJob{MessageID: id, From: env.From, Domain: dom, Rcpts: remote[dom], MsgID: msgID}
-			if _, err := queue.Enqueue(ctx, tx, JobRemote, job, now); err != nil {
-				return err
-			}
-		}
-		if len(domains) > 0 && p.Wake != nil {
-			tx.AfterCommit(p.Wake)
-		}
-		route := env.Route
-		if route == "" {
-			route = env.Source
-		}
-		return audit.Write(ctx, tx, audit.Record{Kind: audit.KindMessage, Protocol: env.Protocol, RemoteIP: env.RemoteIP,
-			Result: "accepted", MessageID: msgID, Sender: env.From, Recipients: rcptAddrs, Route: route,
-			Address: p.traceAddress(env), Detail: fmt.Sprintf("local=%d remote=%d size=%d", len(local), len(rcptAddrs)-countLocal(env.Recipients), len(body))})
-	})
+// store writes a prepared message, its entries, its jobs and its trace in tx.
+func (p *Pipeline) store(ctx context.Context, tx *store.Tx, env Envelope, m *prepared, now time.Time) (Delivered, error) {
+	id, err := mailbox.InsertMessage(ctx, tx, mailbox.Message{MessageID: m.msgID, Sender: env.From, Subject: m.header.Subject, Body: m.body}, now)
 	if err != nil {
-		return Delivered{}, fmt.Errorf("deliver: %w", err)
+		return Delivered{}, err
 	}
-	return Delivered{ID: id, MessageID: msgID}, nil
+	for _, a := range m.local {
+		if err := appendTo(ctx, tx, a.ID, mailbox.Inbox, id, nil, now); err != nil {
+			return Delivered{}, err
+		}
+	}
+	if env.Identity != nil && (env.Source == SourceSubmission || env.Source == SourceWeb) {
+		if err := appendTo(ctx, tx, env.Identity.ID, mailbox.Sent, id, []string{`\Seen`}, now); err != nil {
+			return Delivered{}, err
+		}
+	}
+	for _, dom := range m.domains {
+		job := RemoteJob{MessageID: id, From: env.From, Domain: dom, Rcpts: m.remote[dom], MsgID: m.msgID}
+		if _, err := queue.Enqueue(ctx, tx, JobRemote, job, now); err != nil {
+			return Delivered{}, err
+		}
+	}
+	if len(m.domains) > 0 && p.Wake != nil {
+		tx.AfterCommit(p.Wake)
+	}
+	route := env.Route
+	if route == "" {
+		route = env.Source
+	}
+	proto := env.Protocol
+	if proto == "" {
+		proto = "local"
+	}
+	err = audit.Write(ctx, tx, audit.Record{Kind: audit.KindMessage, At: now, Protocol: proto, RemoteIP: env.RemoteIP,
+		Result: "accepted", MessageID: m.msgID, Sender: env.From, Recipients: m.rcpts, Route: route,
+		Address: p.traceAddress(env), Detail: fmt.Sprintf("local=%d remote=%d size=%d", len(m.local), len(m.rcpts)-countLocal(env.Recipients), len(m.body))})
+	if err != nil {
+		return Delivered{}, err
+	}
+	return Delivered{ID: id, MessageID: m.msgID}, nil
 }
 
 func (p *Pipeline) traceAddress(env Envelope) string {
@@ -178,6 +233,9 @@ func (p *Pipeline) traceAddress(env Envelope) string {
 	}
 	if env.Identity != nil {
 		return env.Identity.Login
+	}
+	if env.Source == SourceSystem {
+		return "mailer-daemon"
 	}
 	return strings.ToLower(env.From)
 }

@@ -93,19 +93,23 @@ func Complete(ctx context.Context, st *store.Store, id int64, fn func(*store.Tx)
 // Reschedule releases a job to run again at runAt, recording why it failed
 // and, when payload is not nil, its new payload.
 func Reschedule(ctx context.Context, st *store.Store, id int64, runAt time.Time, reason string, payload any) error {
-	return st.Tx(ctx, func(tx *store.Tx) error {
-		if payload != nil {
-			b, err := json.Marshal(payload)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `UPDATE jobs SET payload = ? WHERE id = ?`, string(b), id); err != nil {
-				return err
-			}
+	return st.Tx(ctx, func(tx *store.Tx) error { return RescheduleTx(ctx, tx, id, runAt, reason, payload) })
+}
+
+// RescheduleTx is Reschedule inside tx, so that a partial outcome (some
+// recipients done, the others to retry) commits together with its traces.
+func RescheduleTx(ctx context.Context, tx *store.Tx, id int64, runAt time.Time, reason string, payload any) error {
+	if payload != nil {
+		b, err := json.Marshal(payload)
+		if err != nil {
+			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE jobs SET run_at = ?, lease_until = 0, last_error = ? WHERE id = ?`, runAt.UnixMilli(), truncate(reason, 2000), id)
-		return err
-	})
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET payload = ? WHERE id = ?`, string(b), id); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(ctx, `UPDATE jobs SET run_at = ?, lease_until = 0, last_error = ? WHERE id = ?`, runAt.UnixMilli(), truncate(reason, 2000), id)
+	return err
 }
 
 // List returns jobs by due time, optionally of one kind.

@@ -203,7 +203,7 @@ func (p *Pipeline) store(ctx context.Context, tx *store.Tx, env Envelope, m *pre
 	}
 	for _, dom := range m.domains {
 		job := RemoteJob{MessageID: id, From: env.From, Domain: dom, Rcpts: m.remote[dom], MsgID: m.msgID}
-		if _, err := queue.Enqueue(ctx, tx, JobRemote, job, now); err != nil {
+		if _, err := queue.EnqueueFor(ctx, tx, JobRemote, id, job, now); err != nil {
 			return Delivered{}, err
 		}
 	}

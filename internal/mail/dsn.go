@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-message/textproto"
-
 )
 
 // FailedRecipient is one recipient reported in a delivery status

@@ -8,9 +8,11 @@ import "sync"
 type bus struct {
 	mu   sync.Mutex
 	subs map[int64]map[chan struct{}]struct{}
+	// gens counts the Changed calls of each watched folder (see Version).
+	gens map[int64]uint64
 }
 
-var events = &bus{subs: map[int64]map[chan struct{}]struct{}{}}
+var events = &bus{subs: map[int64]map[chan struct{}]struct{}{}, gens: map[int64]uint64{}}
 
 // Watch returns a channel that receives a value (coalesced) whenever folder
 // id changes, and a function to stop watching.
@@ -27,6 +29,7 @@ func Watch(id int64) (<-chan struct{}, func()) {
 		delete(events.subs[id], ch)
 		if len(events.subs[id]) == 0 {
 			delete(events.subs, id)
+			delete(events.gens, id)
 		}
 		events.mu.Unlock()
 	}
@@ -36,10 +39,23 @@ func Watch(id int64) (<-chan struct{}, func()) {
 func Changed(id int64) {
 	events.mu.Lock()
 	defer events.mu.Unlock()
+	if _, ok := events.subs[id]; ok {
+		events.gens[id]++
+	}
 	for ch := range events.subs[id] {
 		select {
 		case ch <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// Version returns how many times Changed was called for folder id since it
+// started being watched. It is meaningful only while the caller holds a
+// Watch on id: an IMAP session compares it with the value it saw when it
+// last read the folder, to know without a query whether the folder changed.
+func Version(id int64) uint64 {
+	events.mu.Lock()
+	defer events.mu.Unlock()
+	return events.gens[id]
 }

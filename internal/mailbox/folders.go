@@ -6,6 +6,7 @@ package mailbox
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hygie-sante/hygie/internal/store"
@@ -40,9 +41,9 @@ func CreateDefaults(ctx context.Context, tx *store.Tx, accountID int64) error {
 
 // Create creates one folder and returns its id. UIDVALIDITY is derived from
 // the creation time so that a folder deleted and created again under the same
-// name gets a new one (RFC 9051 §2.3.1.1).
+// name gets a new, greater one (RFC 9051 §2.3.1.1).
 func Create(ctx context.Context, tx *store.Tx, accountID int64, name, specialUse string) (int64, error) {
-	validity := uint32(time.Now().UnixNano()/int64(time.Millisecond)) | 1
+	validity := nextUIDValidity()
 	id, err := tx.InsertID(ctx, `INSERT INTO mailboxes (account_id, name, special_use, uidvalidity) VALUES (?, ?, ?, ?)`,
 		accountID, name, specialUse, int64(validity))
 	if err != nil {
@@ -56,4 +57,25 @@ func ID(ctx context.Context, q store.Querier, accountID int64, name string) (int
 	var id int64
 	err := q.QueryRow(ctx, `SELECT id FROM mailboxes WHERE account_id = ? AND name = ?`, accountID, name).Scan(&id)
 	return id, err
+}
+
+// lastValidity is the last UIDVALIDITY handed out by this process.
+var lastValidity atomic.Uint32
+
+// nextUIDValidity returns the current Unix time in seconds, or one more than
+// the previous value when several folders are created within a second: a
+// folder deleted and re-created at once still gets a strictly greater
+// UIDVALIDITY (RFC 9051 §2.3.1.1), and the value stays within 32 bits until
+// 2106.
+func nextUIDValidity() uint32 {
+	for {
+		last := lastValidity.Load()
+		v := uint32(time.Now().Unix())
+		if v <= last {
+			v = last + 1
+		}
+		if lastValidity.CompareAndSwap(last, v) {
+			return v
+		}
+	}
 }

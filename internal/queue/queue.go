@@ -6,7 +6,9 @@ package queue
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,12 +29,19 @@ type Job struct {
 // Enqueue writes a job inside tx; it becomes visible to workers only when tx
 // commits, together with the delivery that caused it.
 func Enqueue(ctx context.Context, tx *store.Tx, kind string, payload any, runAt time.Time) (int64, error) {
+	return EnqueueFor(ctx, tx, kind, 0, payload, runAt)
+}
+
+// EnqueueFor is Enqueue for a job that reads stored message messageID: the
+// message is kept, even once no mailbox holds it, until the job is completed
+// or dropped.
+func EnqueueFor(ctx context.Context, tx *store.Tx, kind string, messageID int64, payload any, runAt time.Time) (int64, error) {
 	b, err := json.Marshal(payload)
 	if err != nil {
 		return 0, fmt.Errorf("enqueue %s: %w", kind, err)
 	}
-	id, err := tx.InsertID(ctx, `INSERT INTO jobs (kind, payload, run_at, created_at) VALUES (?, ?, ?, ?)`,
-		kind, string(b), runAt.UnixMilli(), time.Now().Unix())
+	id, err := tx.InsertID(ctx, `INSERT INTO jobs (kind, payload, run_at, created_at, message_id) VALUES (?, ?, ?, ?, ?)`,
+		kind, string(b), runAt.UnixMilli(), time.Now().Unix(), messageID)
 	if err != nil {
 		return 0, fmt.Errorf("enqueue %s: %w", kind, err)
 	}
@@ -85,9 +94,23 @@ func Complete(ctx context.Context, st *store.Store, id int64, fn func(*store.Tx)
 				return err
 			}
 		}
-		_, err := tx.Exec(ctx, `DELETE FROM jobs WHERE id = ?`, id)
+		_, err := remove(ctx, tx, id)
 		return err
 	})
+}
+
+// remove deletes a job, then the message it named if nothing else holds it.
+func remove(ctx context.Context, tx *store.Tx, id int64) (bool, error) {
+	var msg int64
+	err := tx.QueryRow(ctx, `DELETE FROM jobs WHERE id = ? RETURNING message_id`, id).Scan(&msg)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil || msg == 0 {
+		return err == nil, err
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM messages WHERE id = ? AND refs <= 0 AND NOT EXISTS (SELECT 1 FROM jobs WHERE message_id = ?)`, msg, msg)
+	return true, err
 }
 
 // Reschedule releases a job to run again at runAt, recording why it failed
@@ -156,11 +179,11 @@ func RetryNow(ctx context.Context, st *store.Store, id int64) error {
 // Drop deletes a job without carrying it out.
 func Drop(ctx context.Context, st *store.Store, id int64) error {
 	return st.Tx(ctx, func(tx *store.Tx) error {
-		res, err := tx.Exec(ctx, `DELETE FROM jobs WHERE id = ?`, id)
+		found, err := remove(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !found {
 			return fmt.Errorf("job %d not found", id)
 		}
 		return nil

@@ -3,6 +3,8 @@ package server
 import (
 	"crypto/tls"
 	"net"
+
+	"github.com/hygie-sante/hygie/internal/imapd"
 )
 
 type imapListener struct {
@@ -12,5 +14,17 @@ type imapListener struct {
 	close      func() error
 }
 
-// imapListeners returns the IMAP listeners (filled in when imapd lands).
-func (n *Node) imapListeners(_ *tls.Config) []imapListener { return nil }
+// imapListeners returns the IMAP listeners: STARTTLS on listen.imap and
+// implicit TLS on listen.imaps (Start wraps the latter in TLS), both served
+// by one IMAP server.
+func (n *Node) imapListeners(tlsCfg *tls.Config) []imapListener {
+	if n.Cfg.Listen.IMAP == "" && n.Cfg.Listen.IMAPS == "" {
+		return nil
+	}
+	srv := imapd.New(imapd.Config{Accounts: n.Accounts, St: n.St, Audit: n.Audit, TLS: tlsCfg, Log: n.Log,
+		MaxMessageSize: uint32(min(n.Cfg.SMTP.MaxMessageSize, 1<<31))})
+	return []imapListener{
+		{"imap", n.Cfg.Listen.IMAP, false, srv.Serve, srv.Close},
+		{"imaps", n.Cfg.Listen.IMAPS, true, srv.Serve, func() error { return nil }},
+	}
+}

@@ -50,7 +50,7 @@ type testNode struct {
 	logs   *syncBuffer
 }
 
-// startNode opens and starts a node with only the operator MX and the
+// startNode opens and starts a node with the operator MX, the IMAP and the
 // submission listener, on loopback ports chosen by the system. It stops
 // at the end of the test; its log is shown if the test fails.
 func startNode(t *testing.T, s nodeSpec) *testNode {
@@ -65,7 +65,7 @@ func startNode(t *testing.T, s nodeSpec) *testNode {
 	cfg.Database = s.Database
 	cfg.Hostname = s.Hostname
 	cfg.Domains = s.Domains
-	cfg.Listen = config.Listen{SMTP: "127.0.0.1:0", Submission: "127.0.0.1:0"}
+	cfg.Listen = config.Listen{SMTP: "127.0.0.1:0", Submission: "127.0.0.1:0", IMAP: "127.0.0.1:0"}
 	cfg.TLS.Cert, cfg.TLS.Key = certPath, keyPath
 	cfg.Trust.CABundle, cfg.Trust.Whitelist = s.CABundle, s.Whitelist
 	cfg.Routes = s.Routes

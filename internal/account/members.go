@@ -64,40 +64,14 @@ func (s *Service) boxAndMember(ctx context.Context, box, member string) (*Accoun
 
 // Boxes lists the enabled boxes that account id is a member of.
 func (s *Service) Boxes(ctx context.Context, accountID int64) ([]*Account, error) {
-	rows, err := s.st.Query(ctx, `SELECT `+accountCols+` FROM accounts a JOIN structures s ON s.id = a.structure_id
+	return s.list(ctx, "list boxes", `SELECT `+accountCols+` FROM accounts a JOIN structures s ON s.id = a.structure_id
 		JOIN box_members m ON m.box_id = a.id WHERE m.account_id = ? AND a.disabled = 0 ORDER BY a.login`, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("list boxes: %w", err)
-	}
-	defer rows.Close()
-	var out []*Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
 }
 
 // Members lists the login accounts of a box.
 func (s *Service) Members(ctx context.Context, boxID int64) ([]*Account, error) {
-	rows, err := s.st.Query(ctx, `SELECT `+accountCols+` FROM accounts a JOIN structures s ON s.id = a.structure_id
+	return s.list(ctx, "list members", `SELECT `+accountCols+` FROM accounts a JOIN structures s ON s.id = a.structure_id
 		JOIN box_members m ON m.account_id = a.id WHERE m.box_id = ? ORDER BY a.login`, boxID)
-	if err != nil {
-		return nil, fmt.Errorf("list members: %w", err)
-	}
-	defer rows.Close()
-	var out []*Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
 }
 
 // IsMember reports whether account id may act for box id.

@@ -261,16 +261,21 @@ func (s *Service) List(ctx context.Context, structure string) ([]*Account, error
 		q += ` WHERE s.name = ?`
 		args = append(args, structure)
 	}
-	rows, err := s.st.Query(ctx, q+` ORDER BY a.login`, args...)
+	return s.list(ctx, "list accounts", q+` ORDER BY a.login`, args...)
+}
+
+// list runs a query selecting accountCols and scans every row.
+func (s *Service) list(ctx context.Context, what, q string, args ...any) ([]*Account, error) {
+	rows, err := s.st.Query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list accounts: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []*Account
 	for rows.Next() {
 		a, err := scanAccount(rows)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		out = append(out, a)
 	}

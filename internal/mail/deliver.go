@@ -69,6 +69,31 @@ type Pipeline struct {
 	Wake func()
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Effects run inside every delivery transaction, after the message and
+	// its entries are written, to record side effects as jobs (delegation
+	// copies, auto-replies, notifications…): they commit with the delivery
+	// or not at all.
+	Effects []Effect
+}
+
+// Effect records one kind of side effect of a delivery inside its
+// transaction. It must only write to tx (jobs, rows), never do I/O outside.
+type Effect func(ctx context.Context, tx *store.Tx, d *Delivery) error
+
+// Delivery is what an Effect knows of a message being stored.
+type Delivery struct {
+	Envelope Envelope
+	// ID is the stored message's id; Header its parsed header.
+	ID     int64
+	Header *Header
+	// MessageID is the Message-ID header (generated when it was missing).
+	MessageID string
+	// Local are the local accounts and boxes whose INBOX received it.
+	Local []*account.Account
+	Now   time.Time
+	// Queued is set by an effect that enqueued a job, so that the workers
+	// are woken after the commit.
+	Queued bool
 }
 
 // Delivered is the outcome of a delivery.
@@ -207,7 +232,17 @@ func (p *Pipeline) store(ctx context.Context, tx *store.Tx, env Envelope, m *pre
 			return Delivered{}, err
 		}
 	}
-	if len(m.domains) > 0 && p.Wake != nil {
+	queued := len(m.domains) > 0
+	if len(p.Effects) > 0 {
+		d := &Delivery{Envelope: env, ID: id, Header: m.header, MessageID: m.msgID, Local: m.local, Now: now}
+		for _, fx := range p.Effects {
+			if err := fx(ctx, tx, d); err != nil {
+				return Delivered{}, err
+			}
+		}
+		queued = queued || d.Queued
+	}
+	if queued && p.Wake != nil {
 		tx.AfterCommit(p.Wake)
 	}
 	route := env.Route

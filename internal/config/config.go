@@ -35,6 +35,18 @@ type Config struct {
 	Domains []string `toml:"domains" doc:"mail domains hosted by this platform (comma-separated in the environment)"`
 	// SupportURL is the « Centre De Services » link.
 	SupportURL string `toml:"support_url" doc:"support link shown to users"`
+	// PublicURL is the base of every link in a mail (password reset,
+	// notifications); empty means http://<listen.web>.
+	PublicURL string `toml:"public_url" doc:"base URL of the web application in mails (default http://<listen.web>)"`
+	// Smarthost relays mail to the outside world (notifications, password
+	// resets): host:port, STARTTLS unless on loopback.
+	Smarthost         string `toml:"smarthost" doc:"host:port relaying notifications and password-reset mail to the outside world"`
+	SmarthostUser     string `toml:"smarthost_user" doc:"smarthost AUTH PLAIN user (optional)"`
+	SmarthostPassword string `toml:"smarthost_password" doc:"smarthost AUTH PLAIN password"`
+	// NotifyFrom is the sender of notifications (default no-reply@<first domain>).
+	NotifyFrom string `toml:"notify_from" doc:"sender address of notifications (default no-reply@<first domain>)"`
+	// DigestTime is when the daily notification goes out, HH:MM local time.
+	DigestTime string `toml:"digest_time" doc:"time of the daily notification, HH:MM (default 18:00)"`
 
 	Listen Listen `toml:"listen"`
 	TLS    TLS    `toml:"tls"`
@@ -118,6 +130,7 @@ func Default() Config {
 		PlatformName: "Hygie",
 		Hostname:     "localhost",
 		Domains:      []string{"hygie.localhost"},
+		DigestTime:   "18:00",
 		Listen: Listen{
 			Web:         "127.0.0.1:8080",
 			SMTP:        "127.0.0.1:2525",
@@ -170,6 +183,17 @@ func (c *Config) fill() {
 	for i, d := range c.Domains {
 		c.Domains[i] = strings.ToLower(strings.TrimSpace(d))
 	}
+	if c.PublicURL == "" && c.Listen.Web != "" {
+		scheme := "http"
+		if c.TLS.WebTLS {
+			scheme = "https"
+		}
+		c.PublicURL = scheme + "://" + c.Listen.Web
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.NotifyFrom == "" && len(c.Domains) > 0 {
+		c.NotifyFrom = "no-reply@" + c.Domains[0]
+	}
 }
 
 // Validate reports the first setting that cannot work.
@@ -200,6 +224,14 @@ func (c *Config) Validate() error {
 	}
 	if c.SMTP.MaxMessageSize <= 0 {
 		return fmt.Errorf("smtp.max_message_size must be positive")
+	}
+	if c.Smarthost != "" {
+		if _, _, err := net.SplitHostPort(c.Smarthost); err != nil {
+			return fmt.Errorf("smarthost %q: %w", c.Smarthost, err)
+		}
+	}
+	if _, err := time.Parse("15:04", c.DigestTime); err != nil {
+		return fmt.Errorf("digest_time %q: want HH:MM", c.DigestTime)
 	}
 	if c.Queue.Workers <= 0 {
 		return fmt.Errorf("queue.workers must be positive")

@@ -84,6 +84,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 		Handlers: map[string]queue.Handler{}}
 	n.Pipeline = &mail.Pipeline{St: st, Hostname: cfg.Hostname, Log: log, Wake: n.Runner.Wake}
 	n.registerRelay()
+	n.registerOutmail()
 	return n, nil
 }
 

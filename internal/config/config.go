@@ -167,12 +167,13 @@ func Load(path string, environ []string) (Config, error) {
 	if err := applyEnv(&c, environ); err != nil {
 		return c, err
 	}
-	c.fill()
+	c.Fill()
 	return c, c.Validate()
 }
 
-// fill derives the settings whose default depends on others.
-func (c *Config) fill() {
+// Fill derives the settings whose default depends on others; Load calls it,
+// and so does server.Open for configurations built in code.
+func (c *Config) Fill() {
 	if c.Database == "" {
 		c.Database = "sqlite:" + filepath.Join(c.DataDir, "hygie.db")
 	}

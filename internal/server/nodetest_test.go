@@ -39,6 +39,8 @@ type nodeSpec struct {
 	CABundle, Whitelist string
 	Routes              map[string]string
 	Database            string
+	// Smarthost relays the platform's own mail (see smarthosttest).
+	Smarthost string
 	// Queue settings; zero values keep the defaults.
 	RetryFor, InitialBackoff, MaxBackoff time.Duration
 }
@@ -50,7 +52,7 @@ type testNode struct {
 	logs   *syncBuffer
 }
 
-// startNode opens and starts a node with the operator MX, the IMAP and the
+// startNode opens and starts a node with the operator MX, the IMAP, the web and the
 // submission listener, on loopback ports chosen by the system. It stops
 // at the end of the test; its log is shown if the test fails.
 func startNode(t *testing.T, s nodeSpec) *testNode {
@@ -65,7 +67,8 @@ func startNode(t *testing.T, s nodeSpec) *testNode {
 	cfg.Database = s.Database
 	cfg.Hostname = s.Hostname
 	cfg.Domains = s.Domains
-	cfg.Listen = config.Listen{SMTP: "127.0.0.1:0", Submission: "127.0.0.1:0", IMAP: "127.0.0.1:0"}
+	cfg.Listen = config.Listen{SMTP: "127.0.0.1:0", Submission: "127.0.0.1:0", IMAP: "127.0.0.1:0", Web: "127.0.0.1:0"}
+	cfg.Smarthost = s.Smarthost
 	cfg.TLS.Cert, cfg.TLS.Key = certPath, keyPath
 	cfg.Trust.CABundle, cfg.Trust.Whitelist = s.CABundle, s.Whitelist
 	cfg.Routes = s.Routes

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +52,7 @@ type Node struct {
 // Open prepares a node: the data directory, the certificate, the store and
 // the services. It does not listen yet.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error) {
+	cfg.Fill()
 	n := &Node{Cfg: cfg, Log: log, Addrs: map[string]string{}}
 	if _, err := trust.EnsureSelfSigned(cfg.TLS.Cert, cfg.TLS.Key, []string{cfg.Hostname}); err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
@@ -124,25 +126,60 @@ func (n *Node) Start(ctx context.Context) error {
 			ls = append(ls, listener{l.name, l.addr, l.implicit, l.serve, l.close})
 		}
 	}
+	var web *http.Server
+	webTLS := cfg.TLS.WebTLS || !isLoopback(cfg.Listen.Web)
 	if cfg.Listen.Web != "" {
-		srv := &http.Server{Handler: n.webHandler(), ReadHeaderTimeout: 10 * time.Second}
-		webTLS := cfg.TLS.WebTLS || !isLoopback(cfg.Listen.Web)
-		ls = append(ls, listener{"web", cfg.Listen.Web, webTLS, srv.Serve, func() error {
+		// The handler is built once the port is known (see below).
+		web = &http.Server{ReadHeaderTimeout: 10 * time.Second}
+		ls = append(ls, listener{"web", cfg.Listen.Web, webTLS, web.Serve, func() error {
 			c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			return srv.Shutdown(c)
+			return web.Shutdown(c)
 		}})
 	}
-	for _, l := range ls {
+	// Bind everything first, so that a busy port fails the start before any
+	// listener serves, and so that port 0 is resolved before links are made.
+	lns := make([]net.Listener, len(ls))
+	for i, l := range ls {
 		if l.addr == "" {
 			continue
 		}
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
-			n.stop()
+			for _, b := range lns[:i] {
+				if b != nil {
+					b.Close()
+				}
+			}
 			return fmt.Errorf("listen %s on %s: %w", l.name, l.addr, err)
 		}
 		n.Addrs[l.name] = ln.Addr().String()
+		lns[i] = ln
+	}
+	if web != nil {
+		if strings.HasSuffix(n.Cfg.PublicURL, ":0") {
+			scheme := "http://"
+			if webTLS {
+				scheme = "https://"
+			}
+			n.Cfg.PublicURL = scheme + n.Addrs["web"]
+		}
+		h, err := n.webHandler(webTLS)
+		if err != nil {
+			for _, ln := range lns {
+				if ln != nil {
+					ln.Close()
+				}
+			}
+			return err
+		}
+		web.Handler = h
+	}
+	for i, l := range ls {
+		ln := lns[i]
+		if ln == nil {
+			continue
+		}
 		if l.implicit {
 			ln = tls.NewListener(ln, tlsCfg)
 		}

@@ -2,19 +2,26 @@ package server
 
 import (
 	"net/http"
+
+	"github.com/hygie-sante/hygie/internal/web"
 )
 
-// webHandler serves the web listener. The web application comes later; for
-// now it answers /healthz, which checks the database.
-func (n *Node) webHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+// webHandler serves the web listener: the web application, and /healthz,
+// which checks the database.
+func (n *Node) webHandler(secure bool) (http.Handler, error) {
+	app, err := web.New(web.Config{St: n.St, Accounts: n.Accounts, Audit: n.Audit, Pipeline: n.Pipeline, Router: n.Router,
+		Log: n.Log, PlatformName: n.Cfg.PlatformName, SupportURL: n.Cfg.SupportURL, PublicURL: n.Cfg.PublicURL,
+		SecureCookies: secure})
+	if err != nil {
+		return nil, err
+	}
+	app.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := n.St.DB.PingContext(r.Context()); err != nil {
 			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
-	})
-	return mux
+	}))
+	return app.Handler(), nil
 }

@@ -1,0 +1,102 @@
+// Package web is Hygie's web application: login, webmail and « Gérer mon
+// compte », server-rendered in French with the labels of the user guide.
+// Handlers translate HTTP; the rules live in the account and mail packages.
+// Every handler that names an account checks that the session may act on it
+// (the person's own account, or a box it is a member of).
+package web
+
+import (
+	"embed"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/hygie-sante/hygie/internal/account"
+	"github.com/hygie-sante/hygie/internal/audit"
+	"github.com/hygie-sante/hygie/internal/auth"
+	"github.com/hygie-sante/hygie/internal/mail"
+	"github.com/hygie-sante/hygie/internal/store"
+)
+
+//go:embed all:templates static
+var assets embed.FS
+
+// Config is what the web application needs.
+type Config struct {
+	St       *store.Store
+	Accounts *account.Service
+	Audit    *audit.Log
+	Pipeline *mail.Pipeline
+	Router   *mail.Router
+	Log      *slog.Logger
+	// PlatformName replaces « Medimail » in labels (SPEC: platform_name).
+	PlatformName string
+	SupportURL   string
+	// PublicURL is the base of links in mails.
+	PublicURL string
+	// SecureCookies marks cookies Secure (HTTPS outside loopback).
+	SecureCookies bool
+	// SessionIdle ends a session unused for that long (default 12h).
+	SessionIdle time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server serves the web application.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	mux      *http.ServeMux
+	pages    *pages
+	throttle *auth.Throttle
+}
+
+// New returns the web application.
+func New(cfg Config) (*Server, error) {
+	if cfg.SessionIdle == 0 {
+		cfg.SessionIdle = 12 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.PlatformName == "" {
+		cfg.PlatformName = "Hygie"
+	}
+	p, err := loadPages()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Log.With("service", "web"), mux: http.NewServeMux(), pages: p,
+		throttle: auth.NewThrottle(5, 15*time.Minute)}
+	s.routes()
+	return s, nil
+}
+
+// Handle registers an extra handler on the application's mux (used by the
+// node for /healthz and later APIs).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Handler returns the whole application behind its security layers:
+// security headers, and cross-origin request refusal against CSRF (with a
+// per-session token checked on every form as a second line).
+func (s *Server) Handler() http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "Requête refusée : elle ne vient pas de ce site.", http.StatusForbidden)
+	}))
+	return securityHeaders(cop.Handler(s.mux))
+}
+
+// securityHeaders sets the Content-Security-Policy and friends on every
+// response: no inline script, no remote load, no framing by others.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "+
+			"img-src 'self' data:; frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "SAMEORIGIN")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -74,6 +74,8 @@ type Pipeline struct {
 	// copies, auto-replies, notifications…): they commit with the delivery
 	// or not at all.
 	Effects []Effect
+	// OnOpened carries out what a first opening causes (see Opened).
+	OnOpened func(ctx context.Context, reader *account.Account, messageID int64) error
 }
 
 // Effect records one kind of side effect of a delivery inside its

@@ -87,6 +87,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 	n.Pipeline = &mail.Pipeline{St: st, Hostname: cfg.Hostname, Log: log, Wake: n.Runner.Wake}
 	n.registerRelay()
 	n.registerOutmail()
+	n.registerEffects()
 	return n, nil
 }
 

@@ -85,6 +85,8 @@ func (g *groupWriter) loop() {
 
 func (g *groupWriter) run(batch []writeReq) {
 	ctx := context.Background()
+	// The writer connection is free: prepare the statements last batches used.
+	g.s.wstmts.prepareCached(ctx, g.s.wdb)
 	sqlTx, err := g.s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		for _, r := range batch {

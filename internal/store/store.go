@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	_ "modernc.org/sqlite"             // SQLite driver "sqlite"
@@ -34,6 +35,70 @@ type Store struct {
 	// wdb is SQLite's single writer connection; nil on PostgreSQL.
 	wdb    *sql.DB
 	writer *groupWriter
+	// rstmts and wstmts cache prepared statements on SQLite (DB and wdb):
+	// modernc's driver otherwise parses every statement at every call.
+	rstmts, wstmts stmtCache
+}
+
+// stmtCache maps a query to its prepared statement on one *sql.DB.
+type stmtCache struct {
+	mu      sync.Mutex
+	m       map[string]*sql.Stmt
+	pending map[string]bool
+}
+
+// lookup returns the cached statement of q, or nil (then q is remembered
+// for prepareCached).
+func (c *stmtCache) lookup(q string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[q]; ok {
+		return st
+	}
+	if len(c.m)+len(c.pending) < 512 {
+		if c.pending == nil {
+			c.pending = map[string]bool{}
+		}
+		c.pending[q] = true
+	}
+	return nil
+}
+
+// prepareCached prepares the queries seen since last time; db must have a
+// free connection.
+func (c *stmtCache) prepareCached(ctx context.Context, db *sql.DB) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q := range c.pending {
+		if st, err := db.PrepareContext(ctx, q); err == nil {
+			if c.m == nil {
+				c.m = map[string]*sql.Stmt{}
+			}
+			c.m[q] = st
+		}
+	}
+	c.pending = nil
+}
+
+// close closes every cached statement.
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m, c.pending = nil, nil
+}
+
+// get returns q prepared on db (a pool: preparing never waits long).
+func (c *stmtCache) get(ctx context.Context, db *sql.DB, q string) *sql.Stmt {
+	if st := c.lookup(q); st != nil {
+		return st
+	}
+	c.prepareCached(ctx, db)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[q]
 }
 
 // ErrNotFound is returned when a looked-up row does not exist.
@@ -96,6 +161,8 @@ func (s *Store) Close() error {
 	if s.writer != nil {
 		s.writer.stop()
 	}
+	s.rstmts.close()
+	s.wstmts.close()
 	if s.wdb != nil {
 		s.wdb.Close()
 	}
@@ -131,11 +198,21 @@ func rebind(q string) string {
 
 // Query runs a read query.
 func (s *Store) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if s.wdb != nil {
+		if st := s.rstmts.get(ctx, s.DB, q); st != nil {
+			return st.QueryContext(ctx, args...)
+		}
+	}
 	return s.DB.QueryContext(ctx, s.Rebind(q), args...)
 }
 
 // QueryRow runs a read query returning at most one row.
 func (s *Store) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if s.wdb != nil {
+		if st := s.rstmts.get(ctx, s.DB, q); st != nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+	}
 	return s.DB.QueryRowContext(ctx, s.Rebind(q), args...)
 }
 
@@ -149,17 +226,38 @@ type Tx struct {
 
 // Exec runs a statement in the transaction.
 func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return t.tx.ExecContext(ctx, t.s.Rebind(q), args...)
 }
 
 // Query runs a query in the transaction.
 func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return t.tx.QueryContext(ctx, t.s.Rebind(q), args...)
 }
 
 // QueryRow runs a query returning at most one row in the transaction.
 func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return t.tx.QueryRowContext(ctx, t.s.Rebind(q), args...)
+}
+
+// stmt returns q prepared on SQLite's writer connection, bound to t.
+func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if t.s.wdb == nil {
+		return nil
+	}
+	st := t.s.wstmts.lookup(q)
+	if st == nil {
+		return nil
+	}
+	return t.tx.StmtContext(ctx, st)
 }
 
 // InsertID runs an INSERT … RETURNING id and returns the id.

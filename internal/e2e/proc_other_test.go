@@ -1,0 +1,8 @@
+//go:build !linux
+
+package e2e
+
+import "os/exec"
+
+// dieWithParent does nothing outside Linux.
+func dieWithParent(*exec.Cmd) {}

@@ -1,0 +1,19 @@
+-- Webmail: folder lists in date order and unread counts through indexes
+-- (no scan of a 10,000-message folder), and a summary of each message for
+-- the lists and the search: its header fields decoded once (RFC 2047) and
+-- its text lowercased. The summary is a cache of the stored message and
+-- goes with it.
+CREATE INDEX entries_date ON entries(mailbox_id, internal_date, uid);
+CREATE INDEX entries_unseen ON entries(mailbox_id, seen);
+
+CREATE TABLE mail_summaries (
+    message_id   INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+    from_name    TEXT NOT NULL DEFAULT '',
+    from_addr    TEXT NOT NULL DEFAULT '',
+    recipients   TEXT NOT NULL DEFAULT '',
+    subject      TEXT NOT NULL DEFAULT '',
+    attachments  INTEGER NOT NULL DEFAULT 0,
+    s_from       TEXT NOT NULL DEFAULT '',  -- lowercased, for search
+    s_subject    TEXT NOT NULL DEFAULT '',
+    s_text       TEXT NOT NULL DEFAULT ''
+);

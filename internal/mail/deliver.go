@@ -176,6 +176,11 @@ func (p *Pipeline) prepare(env Envelope, data []byte, now time.Time) (*prepared,
 	if err != nil {
 		return nil, refuse(554, 5, 6, 0, "message refused: %v", err)
 	}
+	if h.Fields.Has(DelegationHeader) {
+		// Only this platform marks delegation copies: a sender cannot.
+		data = dropFields(data, strings.ToLower(DelegationHeader))
+		h.Fields.Del(DelegationHeader)
+	}
 	var prefix bytes.Buffer
 	p.writeReceived(&prefix, env, now)
 	m := &prepared{header: h, msgID: h.MessageID, remote: map[string][]string{}}

@@ -17,19 +17,6 @@ import (
 type pages struct{ t map[string]*template.Template }
 
 var funcs = template.FuncMap{
-	"kindLabel": func(k account.Kind) string {
-		switch k {
-		case account.MED:
-			return "Compte Medimail"
-		case account.PER:
-			return "Compte Personnel"
-		case account.INT:
-			return "Compte Interne"
-		case account.ORG:
-			return "Compte organisationnel"
-		}
-		return string(k)
-	},
 	"eq64": func(a, b int64) bool { return a == b },
 }
 

@@ -45,8 +45,9 @@ type Config struct {
 	SmarthostPassword string `toml:"smarthost_password" doc:"smarthost AUTH PLAIN password"`
 	// NotifyFrom is the sender of notifications (default no-reply@<first domain>).
 	NotifyFrom string `toml:"notify_from" doc:"sender address of notifications (default no-reply@<first domain>)"`
-	// DigestTime is when the daily notification goes out, HH:MM local time.
-	DigestTime string `toml:"digest_time" doc:"time of the daily notification, HH:MM (default 18:00)"`
+	// DigestTime is when the daily notification goes out, HH:MM in
+	// Europe/Paris (the platform's days are French days).
+	DigestTime string `toml:"digest_time" doc:"time of the daily notification, HH:MM Europe/Paris (default 18:00)"`
 
 	Listen Listen `toml:"listen"`
 	TLS    TLS    `toml:"tls"`

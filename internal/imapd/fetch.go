@@ -146,14 +146,19 @@ func (s *session) markSeen(sel *selection, refs []msgRef, opts *imap.FetchOption
 // not report them itself before.
 func (s *session) storeFlags(sel *selection, uids []uint32, op mailbox.FlagOp, flags []string) (upd []mailbox.FlagUpdate, viaPoll bool, err error) {
 	v0 := mailbox.Version(sel.f.id)
+	var unseen map[uint32]int64
 	err = s.write(func(tx *store.Tx) error {
 		var err error
+		if unseen, err = s.unseenBefore(tx, sel, uids, op, flags); err != nil {
+			return err
+		}
 		upd, err = mailbox.StoreFlags(s.ctx, tx, sel.f.id, uids, op, flags)
 		return err
 	})
 	if err != nil {
 		return nil, false, err
 	}
+	s.reportOpened(sel, unseen, upd)
 	viaPoll, err = sel.f.localFlags(s.ctx, s.srv.cfg.St, v0, upd, sel.tracker)
 	return upd, viaPoll, err
 }

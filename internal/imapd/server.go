@@ -44,6 +44,10 @@ type Config struct {
 	// MaxMessageSize bounds APPEND (APPENDLIMIT, RFC 7889); zero means
 	// DefaultMaxMessageSize.
 	MaxMessageSize uint32
+	// Opened, when set, is told of each message a client marks \Seen that
+	// was not seen before (STORE, or FETCH of a body section): reader is the
+	// person, or the box whose folder it is (opening notifications).
+	Opened func(ctx context.Context, reader *account.Account, messageID int64)
 }
 
 // Server is an IMAP server.

@@ -22,7 +22,7 @@ func (n *Node) imapListeners(tlsCfg *tls.Config) []imapListener {
 		return nil
 	}
 	srv := imapd.New(imapd.Config{Accounts: n.Accounts, St: n.St, Audit: n.Audit, TLS: tlsCfg, Log: n.Log,
-		MaxMessageSize: uint32(min(n.Cfg.SMTP.MaxMessageSize, 1<<31))})
+		MaxMessageSize: uint32(min(n.Cfg.SMTP.MaxMessageSize, 1<<31)), Opened: n.imapOpened})
 	return []imapListener{
 		{"imap", n.Cfg.Listen.IMAP, false, srv.Serve, srv.Close},
 		{"imaps", n.Cfg.Listen.IMAPS, true, srv.Serve, func() error { return nil }},

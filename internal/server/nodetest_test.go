@@ -41,6 +41,8 @@ type nodeSpec struct {
 	Database            string
 	// Smarthost relays the platform's own mail (see smarthosttest).
 	Smarthost string
+	// SupportURL is the « Centre De Services » link (support_url).
+	SupportURL string
 	// Queue settings; zero values keep the defaults.
 	RetryFor, InitialBackoff, MaxBackoff time.Duration
 }
@@ -69,6 +71,7 @@ func startNode(t *testing.T, s nodeSpec) *testNode {
 	cfg.Domains = s.Domains
 	cfg.Listen = config.Listen{SMTP: "127.0.0.1:0", Submission: "127.0.0.1:0", IMAP: "127.0.0.1:0", Web: "127.0.0.1:0"}
 	cfg.Smarthost = s.Smarthost
+	cfg.SupportURL = s.SupportURL
 	cfg.TLS.Cert, cfg.TLS.Key = certPath, keyPath
 	cfg.Trust.CABundle, cfg.Trust.Whitelist = s.CABundle, s.Whitelist
 	cfg.Routes = s.Routes

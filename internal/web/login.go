@@ -89,20 +89,3 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request, sess *Session) {
 	}
 	http.Redirect(w, r, "/a/"+itoa(id)+"/mail/", http.StatusSeeOther)
 }
-
-func (s *Server) accountMenu(w http.ResponseWriter, r *http.Request, sess *Session) {
-	a, ok := s.acting(w, r, sess)
-	if !ok {
-		return
-	}
-	s.render(w, r, sess, "account_menu", http.StatusOK, &view{Title: "Gérer mon compte", Acting: a})
-}
-
-// mailPlaceholder stands for the webmail until it lands.
-func (s *Server) mailPlaceholder(w http.ResponseWriter, r *http.Request, sess *Session) {
-	a, ok := s.acting(w, r, sess)
-	if !ok {
-		return
-	}
-	s.render(w, r, sess, "mail_placeholder", http.StatusOK, &view{Title: "Messagerie", Acting: a})
-}

@@ -21,7 +21,8 @@ func (s *Server) routes() {
 
 	s.mux.HandleFunc("GET /{$}", s.withSession(s.home))
 	s.mux.HandleFunc("GET /a/{acct}/compte", s.withSession(s.accountMenu))
-	s.mux.HandleFunc("GET /a/{acct}/mail/", s.withSession(s.mailPlaceholder))
+	// The compose form is bounded before the session check reads it.
+	s.mux.HandleFunc("POST /a/{acct}/mail/envoyer", s.mailLimitBody(s.withSession(s.mailSend)))
 
 	for _, r := range extraRoutes {
 		s.mux.HandleFunc(r.pattern, s.withSession(r.handler(s)))

@@ -40,6 +40,9 @@ type Config struct {
 	SessionIdle time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// MaxMessageSize bounds a message sent from the webmail, attachments
+	// included (the SMTP limit, smtp.max_message_size; default 20 MiB).
+	MaxMessageSize int64
 }
 
 // Server serves the web application.

@@ -53,7 +53,7 @@ environment variables. Each setting, its variable and its meaning:
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&configPath, "config", "", "TOML configuration file")
-	root.AddCommand(newServe(), newDemo(), newAdmin(), newBench(), &cobra.Command{
+	root.AddCommand(newServe(), newDemo(), newAdmin(), newBench(), newDevice(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "hygie", version) },

@@ -192,39 +192,46 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (*Account, error) {
 	}
 	var id int64
 	err := s.st.Tx(ctx, func(tx *store.Tx) error {
-		sid, err := structureID(ctx, tx, n.Structure)
-		if err != nil {
-			return err
-		}
-		for _, a := range []string{n.Login, n.MSS} {
-			if a == "" {
-				continue
-			}
-			var c int
-			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM accounts WHERE login = ? OR mss = ?`, a, a).Scan(&c); err != nil {
-				return err
-			}
-			if c > 0 {
-				return fmt.Errorf("address %s %w", a, ErrDuplicate)
-			}
-		}
-		var mss any
-		if n.MSS != "" {
-			mss = n.MSS
-		}
-		id, err = tx.InsertID(ctx, `INSERT INTO accounts (structure_id, kind, login, mss, first_name, last_name, label, rpps, finess, notify, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			sid, string(n.Kind), n.Login, mss, strings.TrimSpace(n.FirstName), strings.TrimSpace(n.LastName),
-			strings.TrimSpace(n.Label), n.RPPS, n.FINESS, n.Notify, time.Now().Unix())
-		if err != nil {
-			return err
-		}
-		return mailbox.CreateDefaults(ctx, tx, id)
+		var err error
+		id, err = createTx(ctx, tx, n)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create account: %w", err)
 	}
 	return s.ByID(ctx, id)
+}
+
+// createTx inserts a validated account and its standard folders in tx.
+func createTx(ctx context.Context, tx *store.Tx, n NewAccount) (int64, error) {
+	sid, err := structureID(ctx, tx, n.Structure)
+	if err != nil {
+		return 0, err
+	}
+	for _, a := range []string{n.Login, n.MSS} {
+		if a == "" {
+			continue
+		}
+		var c int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM accounts WHERE login = ? OR mss = ?`, a, a).Scan(&c); err != nil {
+			return 0, err
+		}
+		if c > 0 {
+			return 0, fmt.Errorf("address %s %w", a, ErrDuplicate)
+		}
+	}
+	var mss any
+	if n.MSS != "" {
+		mss = n.MSS
+	}
+	id, err := tx.InsertID(ctx, `INSERT INTO accounts (structure_id, kind, login, mss, first_name, last_name, label, rpps, finess, notify, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sid, string(n.Kind), n.Login, mss, strings.TrimSpace(n.FirstName), strings.TrimSpace(n.LastName),
+		strings.TrimSpace(n.Label), n.RPPS, n.FINESS, n.Notify, time.Now().Unix())
+	if err != nil {
+		return 0, err
+	}
+	return id, mailbox.CreateDefaults(ctx, tx, id)
 }
 
 // ByID returns an account or box by id.
@@ -319,7 +326,15 @@ func (s *Service) SetPassword(ctx context.Context, login, password string) error
 
 // Authenticate checks a login and password and returns the account. Every
 // failure is ErrBadLogin (wrapped) so that callers reveal nothing more.
+//
+// The password of IMAP and SMTP submission may also be the credential of
+// a paired device of the account (see AuthenticatePassword for the password
+// alone).
 func (s *Service) Authenticate(ctx context.Context, login, password string) (*Account, error) {
+	return s.authenticate(ctx, login, password, true)
+}
+
+func (s *Service) authenticate(ctx context.Context, login, password string, devices bool) (*Account, error) {
 	a, err := s.ByAddress(ctx, login)
 	if err != nil {
 		// Spend the same time as a real check, to not reveal which
@@ -327,8 +342,12 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (*Ac
 		auth.VerifyPassword(dummyHash, password)
 		return nil, fmt.Errorf("%w: unknown address", ErrBadLogin)
 	}
-	if err := auth.VerifyPassword(a.passwordHash, password); err != nil {
-		return nil, fmt.Errorf("%w: wrong password", ErrBadLogin)
+	// A paired device's credential stands for the password (SPEC §2,
+	// Appareils mobiles): checked first, as it is cheap and recognisable.
+	if !devices || !s.deviceCredential(ctx, a, password) {
+		if err := auth.VerifyPassword(a.passwordHash, password); err != nil {
+			return nil, fmt.Errorf("%w: wrong password", ErrBadLogin)
+		}
 	}
 	if a.IsBox() || a.Disabled {
 		return nil, fmt.Errorf("%w: account cannot log in", ErrBadLogin)

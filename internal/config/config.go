@@ -54,6 +54,8 @@ type Config struct {
 	Trust  Trust  `toml:"trust"`
 	SMTP   SMTP   `toml:"smtp"`
 	Queue  Queue  `toml:"queue"`
+	// OIDC configures the login modes « Carte CPS / e-CPS » and « PASS ».
+	OIDC OIDC `toml:"oidc"`
 	// Routes maps a recipient domain to a static next hop "host:port",
 	// bypassing the MX lookup.
 	Routes map[string]string `toml:"routes" doc:"static next hops, domain=host:port (comma-separated in the environment)"`
@@ -105,6 +107,25 @@ type Queue struct {
 	MaxBackoff     Duration `toml:"max_backoff" doc:"longest retry delay (default 1h)"`
 	Workers        int      `toml:"workers" doc:"concurrent job workers (default 8)"`
 	PollInterval   Duration `toml:"poll_interval" doc:"how often idle workers look for due jobs (default 1s)"`
+}
+
+// OIDC configures the OpenID Connect login modes (SPEC §2, Identifiants de
+// connexion B; §5 Pro Santé Connect). A mode without issuer is off.
+type OIDC struct {
+	CPS  OIDCProvider `toml:"cps"`
+	PASS OIDCProvider `toml:"pass"`
+	// MSSPattern derives the MSSanté address of an account created by
+	// joining with a card: {first}, {last}, {domain} (first domain).
+	MSSPattern string `toml:"mss_pattern" doc:"MSSanté address of a card join (default {first}.{last}@medecin.{domain})"`
+}
+
+// OIDCProvider is one OpenID Connect provider; its endpoints come from
+// discovery.
+type OIDCProvider struct {
+	Issuer       string `toml:"issuer" doc:"issuer URL (discovery); empty disables the mode"`
+	ClientID     string `toml:"client_id" doc:"client id registered with the provider"`
+	ClientSecret string `toml:"client_secret" doc:"client secret (also the HS256 key)"`
+	SubjectClaim string `toml:"subject_claim" doc:"PASS identity claim: sub (default) or email"`
 }
 
 // Duration is a time.Duration written as "90s", "1h" in TOML and environment.
@@ -234,6 +255,11 @@ func (c *Config) Validate() error {
 	}
 	if _, err := time.Parse("15:04", c.DigestTime); err != nil {
 		return fmt.Errorf("digest_time %q: want HH:MM", c.DigestTime)
+	}
+	for name, o := range map[string]OIDCProvider{"oidc.cps": c.OIDC.CPS, "oidc.pass": c.OIDC.PASS} {
+		if o.Issuer != "" && o.ClientID == "" {
+			return fmt.Errorf("%s.client_id is required with %s.issuer", name, name)
+		}
 	}
 	if c.Queue.Workers <= 0 {
 		return fmt.Errorf("queue.workers must be positive")

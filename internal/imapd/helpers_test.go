@@ -47,7 +47,7 @@ type env struct {
 	box *account.Account
 }
 
-func newEnv(t testing.TB, dsn string) *env {
+func newEnv(t testing.TB, dsn string, opts ...func(*imapd.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, dsn)
@@ -75,13 +75,17 @@ func newEnv(t testing.TB, dsn string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := imapd.New(imapd.Config{
+	cfg := imapd.Config{
 		Accounts: e.accounts,
 		St:       st,
 		Audit:    &audit.Log{St: st},
 		TLS:      serverTLS,
 		Log:      testLogger(),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv := imapd.New(cfg)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -48,6 +48,18 @@ type Config struct {
 	// was not seen before (STORE, or FETCH of a body section): reader is the
 	// person, or the box whose folder it is (opening notifications).
 	Opened func(ctx context.Context, reader *account.Account, messageID int64)
+	// Tokens validates the access tokens of AUTHENTICATE XOAUTH2 and
+	// OAUTHBEARER (RFC 7628); nil: the mechanisms are not offered.
+	Tokens account.TokenValidator
+	// Throttle slows down repeated failed token logins; nil disables it.
+	Throttle Throttler
+}
+
+// Throttler decides whether a login attempt may proceed (auth.Throttle).
+type Throttler interface {
+	Allow(key string) bool
+	Fail(key string)
+	Succeed(key string)
 }
 
 // Server is an IMAP server.

@@ -3,7 +3,9 @@ package server
 import (
 	"crypto/tls"
 	"net"
+	"time"
 
+	"github.com/hygie-sante/hygie/internal/auth"
 	"github.com/hygie-sante/hygie/internal/imapd"
 )
 
@@ -22,7 +24,8 @@ func (n *Node) imapListeners(tlsCfg *tls.Config) []imapListener {
 		return nil
 	}
 	srv := imapd.New(imapd.Config{Accounts: n.Accounts, St: n.St, Audit: n.Audit, TLS: tlsCfg, Log: n.Log,
-		MaxMessageSize: uint32(min(n.Cfg.SMTP.MaxMessageSize, 1<<31)), Opened: n.imapOpened})
+		MaxMessageSize: uint32(min(n.Cfg.SMTP.MaxMessageSize, 1<<31)), Opened: n.imapOpened,
+		Tokens: n.Tokens, Throttle: auth.NewThrottle(10, 15*time.Minute)})
 	return []imapListener{
 		{"imap", n.Cfg.Listen.IMAP, false, srv.Serve, srv.Close},
 		{"imaps", n.Cfg.Listen.IMAPS, true, srv.Serve, func() error { return nil }},

@@ -45,6 +45,9 @@ type nodeSpec struct {
 	SupportURL string
 	// Queue settings; zero values keep the defaults.
 	RetryFor, InitialBackoff, MaxBackoff time.Duration
+	// BeforeStart, when set, adjusts the opened node before Start (for
+	// instance its Tokens validator).
+	BeforeStart func(*server.Node)
 }
 
 // testNode is a started node and what tests need to talk to it.
@@ -94,6 +97,9 @@ func startNode(t *testing.T, s nodeSpec) *testNode {
 	if err != nil {
 		cancel()
 		t.Fatal(err)
+	}
+	if s.BeforeStart != nil {
+		s.BeforeStart(n)
 	}
 	if err := n.Start(ctx); err != nil {
 		cancel()

@@ -19,6 +19,7 @@ import (
 	"github.com/hygie-sante/hygie/internal/account"
 	"github.com/hygie-sante/hygie/internal/audit"
 	"github.com/hygie-sante/hygie/internal/auth"
+	"github.com/hygie-sante/hygie/internal/auth/oidc"
 	"github.com/hygie-sante/hygie/internal/config"
 	"github.com/hygie-sante/hygie/internal/mail"
 	"github.com/hygie-sante/hygie/internal/queue"
@@ -41,9 +42,17 @@ type Node struct {
 	Cert     tls.Certificate
 	// PeerCAs verifies other operators' certificates (nil: none configured).
 	PeerCAs *x509.CertPool
+	// Tokens validates CPS access tokens for SASL XOAUTH2/OAUTHBEARER on
+	// IMAP and submission (SPEC §5); nil when no CPS provider is configured,
+	// and the mechanisms are then not offered. Set it before Start.
+	Tokens account.TokenValidator
 
 	// Addrs are the bound addresses by listener name, once listening.
 	Addrs map[string]string
+
+	// oidc holds the login modes (see loginModes in oidc.go).
+	oidcOnce sync.Once
+	oidc     []*oidc.Provider
 
 	closers []func()
 	wg      sync.WaitGroup
@@ -99,10 +108,13 @@ func (n *Node) Close() error { return n.St.Close() }
 func (n *Node) Start(ctx context.Context) error {
 	cfg := n.Cfg
 	tlsCfg := trust.ServerTLSConfig(n.Cert)
+	if n.Tokens == nil {
+		n.Tokens = n.CPSTokenValidator()
+	}
 	smtpCfg := smtpd.Config{
 		Hostname: cfg.Hostname, TLS: tlsCfg, MaxMessageSize: cfg.SMTP.MaxMessageSize, MaxRecipients: cfg.SMTP.MaxRecipients,
 		Accounts: n.Accounts, Router: n.Router, Pipeline: n.Pipeline, Audit: n.Audit, Log: n.Log,
-		Peers: peerChecker{n.Trust}, Throttle: auth.NewThrottle(10, 15*time.Minute),
+		Peers: peerChecker{n.Trust}, Throttle: auth.NewThrottle(10, 15*time.Minute), Tokens: n.Tokens,
 	}
 	type listener struct {
 		name, addr string

@@ -11,7 +11,8 @@ import (
 func (n *Node) webHandler(secure bool) (http.Handler, error) {
 	app, err := web.New(web.Config{St: n.St, Accounts: n.Accounts, Audit: n.Audit, Pipeline: n.Pipeline, Router: n.Router,
 		Log: n.Log, PlatformName: n.Cfg.PlatformName, SupportURL: n.Cfg.SupportURL, PublicURL: n.Cfg.PublicURL,
-		SecureCookies: secure, MaxMessageSize: n.Cfg.SMTP.MaxMessageSize})
+		SecureCookies: secure, MaxMessageSize: n.Cfg.SMTP.MaxMessageSize,
+		LoginModes: n.webLoginModes(), JoinPolicy: n.joinPolicy()})
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,9 @@ type Config struct {
 	Peers PeerChecker
 	// Throttle slows down repeated failed logins; nil disables it.
 	Throttle Throttler
+	// Tokens validates the access tokens of SASL XOAUTH2 and OAUTHBEARER
+	// (RFC 7628) on submission; nil: the mechanisms are not offered.
+	Tokens account.TokenValidator
 }
 
 // Throttler decides whether a login attempt may proceed.

@@ -31,7 +31,14 @@ var (
 
 // AuthMechanisms lists PLAIN (RFC 4616) and LOGIN; go-smtp offers them only
 // over TLS (AllowInsecureAuth is false).
-func (s *submissionSession) AuthMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
+// XOAUTH2 and OAUTHBEARER are added when access tokens are configured.
+func (s *submissionSession) AuthMechanisms() []string {
+	mechs := []string{sasl.Plain, sasl.Login}
+	if s.cfg.Tokens != nil {
+		mechs = append(mechs, tokenMechanisms...)
+	}
+	return mechs
+}
 
 // Auth starts a SASL exchange.
 func (s *submissionSession) Auth(mech string) (sasl.Server, error) {
@@ -45,6 +52,9 @@ func (s *submissionSession) Auth(mech string) (sasl.Server, error) {
 		}), nil
 	case sasl.Login:
 		return newLoginServer(s.login), nil
+	}
+	if srv := s.tokenAuth(mech); srv != nil {
+		return srv, nil
 	}
 	return nil, &smtp.SMTPError{Code: 504, EnhancedCode: smtp.EnhancedCode{5, 5, 4}, Message: "unsupported mechanism"}
 }

@@ -38,7 +38,7 @@ type platform struct {
 	addr, addrs string // STARTTLS and implicit-TLS listeners
 }
 
-func startPlatform(t *testing.T, dsn string) *platform {
+func startPlatform(t *testing.T, dsn string, opts ...func(*smtpd.Config)) *platform {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, dsn)
@@ -63,6 +63,9 @@ func startPlatform(t *testing.T, dsn string) *platform {
 		Accounts: acc, Router: &mail.Router{Accounts: acc, Trust: src, Domains: []string{"hygie.test", "medecin.hygie.test"}},
 		Pipeline: &mail.Pipeline{St: st, Hostname: "mx.hygie.test", Log: log}, Audit: &audit.Log{St: st}, Log: log,
 		Throttle: auth.NewThrottle(5, 60e9),
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	srv := smtpd.NewSubmission(cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

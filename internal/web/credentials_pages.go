@@ -27,6 +27,8 @@ type credentialsData struct {
 	Boxes   []account.BoxAccess
 	// Members are a box's login accounts (box pages only).
 	Members []*account.Account
+	// Modes is the B block, login modes (person pages only; oidc_modes.go).
+	Modes *loginModesBlock
 }
 
 func (s *Server) credentialsShow(w http.ResponseWriter, r *http.Request, sess *Session) {
@@ -46,6 +48,9 @@ func (s *Server) renderCredentials(w http.ResponseWriter, r *http.Request, sess 
 	} else {
 		if d.Default, err = s.cfg.Accounts.DefaultAccount(ctx, a.ID); err == nil {
 			d.Boxes, err = s.cfg.Accounts.BoxAccesses(ctx, a.ID)
+		}
+		if err == nil {
+			d.Modes, err = s.loginModesOf(ctx, a)
 		}
 	}
 	if err != nil {

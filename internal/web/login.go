@@ -40,7 +40,7 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusTooManyRequests, "Trop de tentatives de connexion. Réessayez dans quelques minutes.")
 		return
 	}
-	a, err := s.cfg.Accounts.Authenticate(r.Context(), login, r.FormValue("password"))
+	a, err := s.cfg.Accounts.AuthenticatePassword(r.Context(), login, r.FormValue("password"))
 	if err != nil {
 		if !errors.Is(err, account.ErrBadLogin) {
 			s.fail(w, r, err)

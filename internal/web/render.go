@@ -57,6 +57,9 @@ type view struct {
 	// Section names the current « Gérer mon compte » section.
 	Section string
 	Data    any
+	// LoginModes are the OpenID Connect buttons of the login page
+	// (pages without a session; see oidc_login.go).
+	LoginModes []LoginModeLink
 }
 
 // render writes page with v, filling the common fields from the session.
@@ -78,6 +81,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, sess *Session, p
 		if v.Acting == nil {
 			v.Acting = sess.User
 		}
+	} else {
+		v.LoginModes = s.loginModeLinks()
 	}
 	if v.Flash == "" {
 		if c, err := r.Cookie("hygie_flash"); err == nil {

@@ -27,6 +27,24 @@ func (s *Server) routes() {
 	for _, r := range extraRoutes {
 		s.mux.HandleFunc(r.pattern, s.withSession(r.handler(s)))
 	}
+	for _, r := range plainRoutes {
+		s.mux.HandleFunc(r.pattern, r.handler(s))
+	}
+}
+
+// plainRoute is a handler without a browser session (the device API),
+// registered by a file of its own (see registerPlain).
+type plainRoute struct {
+	pattern string
+	handler func(*Server) http.HandlerFunc
+}
+
+var plainRoutes []plainRoute
+
+// registerPlain adds a handler that does its own authentication (no
+// session cookie, no CSRF token), such as the bearer-token device API.
+func registerPlain(pattern string, h func(*Server) http.HandlerFunc) {
+	plainRoutes = append(plainRoutes, plainRoute{pattern, h})
 }
 
 // route is a page registered by a file of its own (see register).

@@ -14,6 +14,7 @@ import (
 	"github.com/hygie-sante/hygie/internal/account"
 	"github.com/hygie-sante/hygie/internal/audit"
 	"github.com/hygie-sante/hygie/internal/auth"
+	"github.com/hygie-sante/hygie/internal/auth/oidc"
 	"github.com/hygie-sante/hygie/internal/mail"
 	"github.com/hygie-sante/hygie/internal/store"
 )
@@ -43,6 +44,12 @@ type Config struct {
 	// MaxMessageSize bounds a message sent from the webmail, attachments
 	// included (the SMTP limit, smtp.max_message_size; default 20 MiB).
 	MaxMessageSize int64
+	// LoginModes are the OpenID Connect login modes offered on the login
+	// page (« Carte CPS / e-CPS », « PASS »), in that order; none: password only.
+	LoginModes []*oidc.Provider
+	// JoinPolicy derives the addresses of an account created by joining
+	// with a card.
+	JoinPolicy account.JoinPolicy
 }
 
 // Server serves the web application.
@@ -52,6 +59,8 @@ type Server struct {
 	mux      *http.ServeMux
 	pages    *pages
 	throttle *auth.Throttle
+	// dev holds the mobile devices' service and the device API throttle.
+	dev *deviceState
 }
 
 // New returns the web application.
@@ -71,6 +80,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Log.With("service", "web"), mux: http.NewServeMux(), pages: p,
 		throttle: auth.NewThrottle(5, 15*time.Minute)}
+	s.dev = newDeviceState(cfg)
 	s.routes()
 	return s, nil
 }
@@ -84,6 +94,9 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 // per-session token checked on every form as a second line).
 func (s *Server) Handler() http.Handler {
 	cop := http.NewCrossOriginProtection()
+	// The device API authenticates by bearer token, never by cookie: a
+	// cross-site page cannot ride on it, so there is no CSRF to refuse.
+	cop.AddInsecureBypassPattern("/api/v1/")
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Requête refusée : elle ne vient pas de ce site.", http.StatusForbidden)
 	}))

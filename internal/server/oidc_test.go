@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509/pkix"
 	"html"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/hygie-sante/hygie/internal/account"
 	"github.com/hygie-sante/hygie/internal/auth/oidc/oidctest"
@@ -115,6 +118,18 @@ func TestOIDCAssociation(t *testing.T) {
 			}
 			if _, err := n.Tokens.ValidateAccessToken(ctx, cps.AccessToken(-time.Hour)); err == nil {
 				t.Fatal("expired access token accepted")
+			}
+			// A mail client logs in over IMAP with SASL XOAUTH2 and that token.
+			ic, err := imapclient.DialStartTLS(n.Addrs["imap"], &imapclient.Options{TLSConfig: &tls.Config{RootCAs: n.issuer.Pool(), ServerName: "127.0.0.1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ic.Close()
+			if err := ic.Authenticate(clientXOAuth2{"jean@oidc.test", cps.AccessToken(time.Minute)}); err != nil {
+				t.Fatalf("IMAP XOAUTH2 with the CPS access token: %v", err)
+			}
+			if _, err := ic.Select("INBOX", nil).Wait(); err != nil {
+				t.Fatalf("SELECT after XOAUTH2: %v", err)
 			}
 
 			// Anne logs in through PASS, unknown: she proves her account once.

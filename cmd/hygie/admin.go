@@ -19,6 +19,8 @@ func newAdmin() *cobra.Command {
 while the server runs. Each exits non-zero with a one-line reason on error.`,
 	}
 	c.AddCommand(newAdminStructure(), newAdminAccount(), newAdminBox(), newAdminQueue(), newAdminAudit())
+	c.AddCommand(newAdminMigrate(), newAdminBackup())
+	c.AddCommand(newAdminOperator())
 	return c
 }
 
@@ -104,6 +106,6 @@ func newAdminStructure() *cobra.Command {
 			})
 		},
 	}
-	c.AddCommand(create, list, disable)
+	c.AddCommand(create, list, disable, newAdminStructureAdmin())
 	return c
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -25,12 +26,15 @@ type benchClient struct {
 
 // dialBench connects, secures the session as o asks and authenticates.
 func dialBench(o *smtpBenchOptions, conn int) (*benchClient, error) {
-	host, _, err := net.SplitHostPort(o.addr)
+	// A list of addresses (several nodes) spreads the sessions round robin.
+	addrs := strings.Split(o.addr, ",")
+	addr := strings.TrimSpace(addrs[conn%len(addrs)])
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("--addr %q: %w", o.addr, err)
+		return nil, fmt.Errorf("--addr %q: %w", addr, err)
 	}
 	tlsCfg := &tls.Config{ServerName: host, InsecureSkipVerify: o.insecure}
-	nc, err := net.DialTimeout("tcp", o.addr, 10*time.Second)
+	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}

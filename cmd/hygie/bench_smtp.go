@@ -70,7 +70,7 @@ exits non-zero when any message was not accepted.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.addr, "addr", "127.0.0.1:5587", "submission address host:port")
+	f.StringVar(&o.addr, "addr", "127.0.0.1:5587", "submission address host:port; a comma-separated list (several nodes) spreads the sessions over them, round robin")
 	f.BoolVar(&o.starttls, "starttls", true, "upgrade the session with STARTTLS")
 	f.BoolVar(&o.implicitTLS, "implicit-tls", false, "connect with TLS from the start (the submissions port, e.g. 127.0.0.1:5465)")
 	f.BoolVar(&o.insecure, "insecure", false, "do not verify the server certificate (self-signed)")

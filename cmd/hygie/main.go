@@ -66,11 +66,19 @@ func loadConfig() (config.Config, error) {
 	return config.Load(configPath, os.Environ())
 }
 
-func newLogger() *slog.Logger {
-	if os.Getenv("HYGIE_LOG_FORMAT") == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+// newLogger returns the logger of the setting log_format (HYGIE_LOG_FORMAT):
+// "json" writes one JSON object per line. It also becomes the default
+// logger, so that lines written through the standard log package (by
+// libraries) take the same format.
+func newLogger(format string) *slog.Logger {
+	var log *slog.Logger
+	if format == "json" || (format == "" && os.Getenv("HYGIE_LOG_FORMAT") == "json") {
+		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	} else {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	slog.SetDefault(log)
+	return log
 }
 
 // signalContext ends on SIGINT or SIGTERM.

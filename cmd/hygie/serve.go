@@ -34,7 +34,7 @@ configured generates a self-signed one in the data directory.`,
 // serve runs a node and prints where it listens; before runs once the node
 // is open and before it listens (the demo seeds data there).
 func serve(ctx context.Context, cfg config.Config, out io.Writer, before func(*server.Node) error) error {
-	log := newLogger()
+	log := newLogger(cfg.LogFormat)
 	n, err := server.Open(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -48,8 +48,18 @@ func serve(ctx context.Context, cfg config.Config, out io.Writer, before func(*s
 	if err := n.Start(ctx); err != nil {
 		return err
 	}
+	if cfg.LogFormat == "json" {
+		// Every line JSON: the banner is a log record too.
+		attrs := []any{"database", redact(cfg.Database), "data_dir", cfg.DataDir}
+		for name, a := range n.Addrs {
+			attrs = append(attrs, name, a)
+		}
+		log.Info("Hygie is running", attrs...)
+		n.Wait()
+		return nil
+	}
 	fmt.Fprintf(out, "Hygie is running (%s, data in %s)\n", cfg.Database, cfg.DataDir)
-	for _, name := range []string{"web", "submission", "submissions", "imap", "imaps", "smtp"} {
+	for _, name := range []string{"web", "submission", "submissions", "imap", "imaps", "ldap", "ldaps", "smtp"} {
 		if a, ok := n.Addrs[name]; ok {
 			fmt.Fprintf(out, "  %-12s %s\n", name, describe(name, a))
 		}
@@ -70,6 +80,10 @@ func describe(name, addr string) string {
 		return addr + "  (IMAP, STARTTLS)"
 	case "imaps":
 		return addr + "  (IMAP, implicit TLS)"
+	case "ldap":
+		return addr + "  (LDAP address book, StartTLS)"
+	case "ldaps":
+		return addr + "  (LDAP address book, implicit TLS)"
 	case "smtp":
 		return addr + "  (operator MX, STARTTLS + client certificate)"
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hygie-sante/hygie/internal/store"
@@ -63,8 +64,17 @@ func Write(ctx context.Context, tx *store.Tx, r Record) error {
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
+	if fn := observer.Load(); fn != nil {
+		tx.AfterCommit(func() { (*fn)(r) })
+	}
 	return nil
 }
+
+// observer, when set, sees every record once it is committed (metrics).
+var observer atomic.Pointer[func(Record)]
+
+// SetObserver installs fn to see every committed record (process-wide).
+func SetObserver(fn func(Record)) { observer.Store(&fn) }
 
 // Filter selects records; zero fields match everything.
 type Filter struct {

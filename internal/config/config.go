@@ -48,6 +48,19 @@ type Config struct {
 	// DigestTime is when the daily notification goes out, HH:MM in
 	// Europe/Paris (the platform's days are French days).
 	DigestTime string `toml:"digest_time" doc:"time of the daily notification, HH:MM Europe/Paris (default 18:00)"`
+	// LogFormat is "text" (default) or "json": one JSON object per log line.
+	LogFormat string `toml:"log_format" doc:"log format: text (default) or json (one JSON object per line)"`
+	// ShutdownTimeout bounds a graceful stop: sessions and requests in
+	// flight get this long to finish once the listeners stop accepting.
+	ShutdownTimeout Duration `toml:"shutdown_timeout" doc:"how long a stop (SIGTERM) waits for sessions in flight (default 30s)"`
+
+	// LDAPBaseDN is the base DN of the LDAP address book; entries are
+	// mail=<address>,<base DN>.
+	LDAPBaseDN string `toml:"ldap_base_dn" doc:"base DN of the LDAP address book (default ou=annuaire,dc=<first domain, dots → dc=>)"`
+
+	// FeedToken is the bearer token of the national publication feed
+	// (/api/annuaire/v1/changes); empty turns the feed off.
+	FeedToken string `toml:"feed_token" doc:"bearer token of the directory publication feed /api/annuaire/v1/changes (empty: feed off)"`
 
 	Listen Listen `toml:"listen"`
 	TLS    TLS    `toml:"tls"`
@@ -70,6 +83,8 @@ type Listen struct {
 	Submissions string `toml:"submissions" doc:"SMTP submission with implicit TLS"`
 	IMAP        string `toml:"imap" doc:"IMAP with STARTTLS"`
 	IMAPS       string `toml:"imaps" doc:"IMAP with implicit TLS"`
+	LDAP        string `toml:"ldap" doc:"LDAP address book (read-only) with StartTLS"`
+	LDAPS       string `toml:"ldaps" doc:"LDAP address book (read-only) with implicit TLS"`
 }
 
 // TLS names this node's certificate; both empty means a self-signed
@@ -107,6 +122,7 @@ type Queue struct {
 	MaxBackoff     Duration `toml:"max_backoff" doc:"longest retry delay (default 1h)"`
 	Workers        int      `toml:"workers" doc:"concurrent job workers (default 8)"`
 	PollInterval   Duration `toml:"poll_interval" doc:"how often idle workers look for due jobs (default 1s)"`
+	Lease          Duration `toml:"lease" doc:"how long a claimed job is reserved to its node; a job of a node that died runs again elsewhere after it (default 5m)"`
 }
 
 // OIDC configures the OpenID Connect login modes (SPEC §2, Identifiants de
@@ -148,11 +164,13 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // on loopback, data under ./hygie-data.
 func Default() Config {
 	return Config{
-		DataDir:      "./hygie-data",
-		PlatformName: "Hygie",
-		Hostname:     "localhost",
-		Domains:      []string{"hygie.localhost"},
-		DigestTime:   "18:00",
+		DataDir:         "./hygie-data",
+		PlatformName:    "Hygie",
+		Hostname:        "localhost",
+		Domains:         []string{"hygie.localhost"},
+		DigestTime:      "18:00",
+		LogFormat:       "text",
+		ShutdownTimeout: Duration{30 * time.Second},
 		Listen: Listen{
 			Web:         "127.0.0.1:8080",
 			SMTP:        "127.0.0.1:2525",
@@ -160,6 +178,8 @@ func Default() Config {
 			Submissions: "127.0.0.1:5465",
 			IMAP:        "127.0.0.1:5143",
 			IMAPS:       "127.0.0.1:5993",
+			LDAP:        "127.0.0.1:5389",
+			LDAPS:       "127.0.0.1:5636",
 		},
 		Trust: Trust{Refresh: Duration{time.Hour}},
 		SMTP:  SMTP{MaxMessageSize: 20 << 20, MaxRecipients: 100},
@@ -169,6 +189,7 @@ func Default() Config {
 			MaxBackoff:     Duration{time.Hour},
 			Workers:        8,
 			PollInterval:   Duration{time.Second},
+			Lease:          Duration{5 * time.Minute},
 		},
 	}
 }
@@ -214,6 +235,11 @@ func (c *Config) Fill() {
 		c.PublicURL = scheme + "://" + c.Listen.Web
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.LDAPBaseDN == "" && len(c.Domains) > 0 {
+		c.LDAPBaseDN = "ou=annuaire,dc=" + strings.Join(strings.Split(c.Domains[0], "."), ",dc=")
+	} else if c.LDAPBaseDN == "" {
+		c.LDAPBaseDN = "ou=annuaire"
+	}
 	if c.NotifyFrom == "" && len(c.Domains) > 0 {
 		c.NotifyFrom = "no-reply@" + c.Domains[0]
 	}
@@ -232,7 +258,8 @@ func (c *Config) Validate() error {
 	}
 	for name, addr := range map[string]string{"listen.web": c.Listen.Web, "listen.smtp": c.Listen.SMTP,
 		"listen.submission": c.Listen.Submission, "listen.submissions": c.Listen.Submissions,
-		"listen.imap": c.Listen.IMAP, "listen.imaps": c.Listen.IMAPS} {
+		"listen.imap": c.Listen.IMAP, "listen.imaps": c.Listen.IMAPS,
+		"listen.ldap": c.Listen.LDAP, "listen.ldaps": c.Listen.LDAPS} {
 		if addr == "" {
 			continue
 		}
@@ -260,6 +287,12 @@ func (c *Config) Validate() error {
 		if o.Issuer != "" && o.ClientID == "" {
 			return fmt.Errorf("%s.client_id is required with %s.issuer", name, name)
 		}
+	}
+	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("log_format %q: want text or json", c.LogFormat)
+	}
+	if c.ShutdownTimeout.Duration < 0 {
+		return fmt.Errorf("shutdown_timeout must not be negative")
 	}
 	if c.Queue.Workers <= 0 {
 		return fmt.Errorf("queue.workers must be positive")

@@ -42,7 +42,8 @@ func benchSubmission(b *testing.B, size, prefill int) {
 	defer cancel()
 	dir := b.TempDir()
 	cfg, err := config.Load("", []string{"HYGIE_DATA_DIR=" + dir, "HYGIE_LISTEN_SUBMISSION=127.0.0.1:0",
-		"HYGIE_LISTEN_SUBMISSIONS=", "HYGIE_LISTEN_SMTP=", "HYGIE_LISTEN_IMAP=", "HYGIE_LISTEN_IMAPS=", "HYGIE_LISTEN_WEB="})
+		"HYGIE_LISTEN_SUBMISSIONS=", "HYGIE_LISTEN_SMTP=", "HYGIE_LISTEN_IMAP=", "HYGIE_LISTEN_IMAPS=", "HYGIE_LISTEN_WEB=",
+		"HYGIE_LISTEN_LDAP=", "HYGIE_LISTEN_LDAPS="})
 	if err != nil {
 		b.Fatal(err)
 	}

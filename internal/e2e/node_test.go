@@ -27,6 +27,8 @@ var listeners = map[string]string{
 	"smtp":        "HYGIE_LISTEN_SMTP",
 	"imap":        "HYGIE_LISTEN_IMAP",
 	"imaps":       "HYGIE_LISTEN_IMAPS",
+	"ldap":        "HYGIE_LISTEN_LDAP",
+	"ldaps":       "HYGIE_LISTEN_LDAPS",
 }
 
 // node is one hygie server under test: its settings, data directory and

@@ -76,6 +76,9 @@ type Pipeline struct {
 	Effects []Effect
 	// OnOpened carries out what a first opening causes (see Opened).
 	OnOpened func(ctx context.Context, reader *account.Account, messageID int64) error
+	// Observe, when set, sees every Deliver call once done: its source, its
+	// error (nil: committed) and its duration (metrics).
+	Observe func(source string, err error, d time.Duration)
 }
 
 // Effect records one kind of side effect of a delivery inside its
@@ -109,13 +112,16 @@ type Delivered struct {
 // Sent folder for submissions, a job per remote domain, and the trace. When
 // it returns nil the message is committed and fsynced: only then may the
 // caller answer 250.
-func (p *Pipeline) Deliver(ctx context.Context, env Envelope, data []byte) (Delivered, error) {
+func (p *Pipeline) Deliver(ctx context.Context, env Envelope, data []byte) (d Delivered, err error) {
+	if p.Observe != nil {
+		start := time.Now()
+		defer func() { p.Observe(env.Source, err, time.Since(start)) }()
+	}
 	now := p.now()
 	m, err := p.prepare(env, data, now)
 	if err != nil {
 		return Delivered{}, err
 	}
-	var d Delivered
 	err = p.St.Tx(ctx, func(tx *store.Tx) error {
 		d, err = p.store(ctx, tx, env, m, now)
 		return err
@@ -231,6 +237,18 @@ func (p *Pipeline) store(ctx context.Context, tx *store.Tx, env Envelope, m *pre
 	if env.Identity != nil && (env.Source == SourceSubmission || env.Source == SourceWeb) {
 		if err := appendTo(ctx, tx, env.Identity.ID, mailbox.Sent, id, []string{`\Seen`}, now); err != nil {
 			return Delivered{}, err
+		}
+		if env.Identity.IsBox() && env.User != nil {
+			// The box's journal says which member sent as the box, whatever
+			// the way (webmail, device API, SMTP submission).
+			subject := m.header.Subject
+			if subject == "" {
+				subject = "(sans objet)"
+			}
+			if err := account.RecordBoxActionTx(ctx, tx, env.Identity.ID, env.User, account.JournalSend,
+				"a envoyé « "+subject+" » à "+strings.Join(m.rcpts, ", ")); err != nil {
+				return Delivered{}, err
+			}
 		}
 	}
 	for _, dom := range m.domains {

@@ -55,6 +55,7 @@ type Node struct {
 	oidc     []*oidc.Provider
 
 	closers []func()
+	ops     opsState
 	wg      sync.WaitGroup
 }
 
@@ -91,12 +92,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 		}
 	}
 	n.Router = &mail.Router{Accounts: n.Accounts, Trust: n.Trust, Domains: cfg.Domains}
-	n.Runner = &queue.Runner{St: st, Workers: cfg.Queue.Workers, Poll: cfg.Queue.PollInterval.Duration, Log: log,
+	n.Runner = &queue.Runner{St: st, Workers: cfg.Queue.Workers, Poll: cfg.Queue.PollInterval.Duration, Lease: cfg.Queue.Lease.Duration, Log: log,
 		Handlers: map[string]queue.Handler{}}
 	n.Pipeline = &mail.Pipeline{St: st, Hostname: cfg.Hostname, Log: log, Wake: n.Runner.Wake}
 	n.registerRelay()
 	n.registerOutmail()
 	n.registerEffects()
+	n.registerOps()
 	return n, nil
 }
 
@@ -125,19 +127,26 @@ func (n *Node) Start(ctx context.Context) error {
 	var ls []listener
 	if cfg.Listen.Submission != "" || cfg.Listen.Submissions != "" {
 		sub := smtpd.NewSubmission(smtpCfg)
-		ls = append(ls, listener{"submission", cfg.Listen.Submission, false, sub.Serve, sub.Close},
+		ls = append(ls, listener{"submission", cfg.Listen.Submission, false, sub.Serve, n.drainSMTP(sub)},
 			listener{"submissions", cfg.Listen.Submissions, true, sub.Serve, func() error { return nil }})
 	}
 	if cfg.Listen.SMTP != "" {
 		mxCfg := smtpCfg
 		mxCfg.TLS = trust.MXServerTLSConfig(n.Cert, n.PeerCAs)
 		mx := smtpd.NewMX(mxCfg)
-		ls = append(ls, listener{"smtp", cfg.Listen.SMTP, false, mx.Serve, mx.Close})
+		ls = append(ls, listener{"smtp", cfg.Listen.SMTP, false, mx.Serve, n.drainSMTP(mx)})
 	}
 	if imap := n.imapListeners(tlsCfg); imap != nil {
 		for _, l := range imap {
 			ls = append(ls, listener{l.name, l.addr, l.implicit, l.serve, l.close})
 		}
+	}
+	ldap, err := n.ldapListeners(tlsCfg)
+	if err != nil {
+		return err
+	}
+	for _, l := range ldap {
+		ls = append(ls, listener{l.name, l.addr, l.implicit, l.serve, l.close})
 	}
 	var web *http.Server
 	webTLS := cfg.TLS.WebTLS || !isLoopback(cfg.Listen.Web)
@@ -145,9 +154,12 @@ func (n *Node) Start(ctx context.Context) error {
 		// The handler is built once the port is known (see below).
 		web = &http.Server{ReadHeaderTimeout: 10 * time.Second}
 		ls = append(ls, listener{"web", cfg.Listen.Web, webTLS, web.Serve, func() error {
-			c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			c, cancel := context.WithTimeout(context.Background(), n.shutdownTimeout())
 			defer cancel()
-			return web.Shutdown(c)
+			if err := web.Shutdown(c); err != nil {
+				return web.Close()
+			}
+			return nil
 		}})
 	}
 	// Bind everything first, so that a busy port fails the start before any
@@ -196,7 +208,14 @@ func (n *Node) Start(ctx context.Context) error {
 		if l.implicit {
 			ln = tls.NewListener(ln, tlsCfg)
 		}
-		n.closers = append(n.closers, func() { ln.Close(); l.close() })
+		if strings.HasPrefix(l.name, "imap") {
+			// IMAP sessions live long (IDLE): stop accepting at once, and
+			// close the sessions once the other listeners have drained.
+			n.ops.drainers = append(n.ops.drainers, func() { ln.Close() })
+			n.closers = append(n.closers, func() { ln.Close(); l.close() })
+		} else {
+			n.ops.drainers = append(n.ops.drainers, func() { ln.Close(); l.close() })
+		}
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
@@ -206,12 +225,17 @@ func (n *Node) Start(ctx context.Context) error {
 		}()
 		n.Log.Info("listening", "listener", l.name, "addr", ln.Addr().String(), "tls", tlsMode(l.implicit))
 	}
-	bg, cancel := context.WithCancel(ctx)
+	// The workers outlive ctx until the listeners have drained (stop).
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.closers = append(n.closers, cancel)
 	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.Runner.Run(bg) }()
 	go func() { defer n.wg.Done(); n.Trust.Run(bg, cfg.Trust.Refresh.Duration) }()
+	n.startCluster(bg)
+	n.ops.started.Store(true)
+	n.wg.Add(1)
 	go func() {
+		defer n.wg.Done()
 		<-ctx.Done()
 		n.stop()
 	}()
@@ -221,7 +245,13 @@ func (n *Node) Start(ctx context.Context) error {
 // Wait blocks until every listener and worker has stopped.
 func (n *Node) Wait() { n.wg.Wait() }
 
+// stop stops gracefully: every listener stops accepting at once, SMTP
+// sessions and HTTP requests in flight get shutdown_timeout to end (their
+// transactions commit), then IMAP sessions are closed and the background
+// workers stopped (a job in progress finishes first).
 func (n *Node) stop() {
+	n.Log.Info("stopping: draining sessions in flight", "timeout", n.shutdownTimeout().String())
+	n.runDrainers()
 	for i := len(n.closers) - 1; i >= 0; i-- {
 		n.closers[i]()
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/hygie-sante/hygie/internal/metrics"
 	"github.com/hygie-sante/hygie/internal/web"
 )
 
@@ -12,7 +13,8 @@ func (n *Node) webHandler(secure bool) (http.Handler, error) {
 	app, err := web.New(web.Config{St: n.St, Accounts: n.Accounts, Audit: n.Audit, Pipeline: n.Pipeline, Router: n.Router,
 		Log: n.Log, PlatformName: n.Cfg.PlatformName, SupportURL: n.Cfg.SupportURL, PublicURL: n.Cfg.PublicURL,
 		SecureCookies: secure, MaxMessageSize: n.Cfg.SMTP.MaxMessageSize,
-		LoginModes: n.webLoginModes(), JoinPolicy: n.joinPolicy()})
+		LoginModes: n.webLoginModes(), JoinPolicy: n.joinPolicy(), Trust: n.Trust,
+		FeedToken: n.Cfg.FeedToken})
 	if err != nil {
 		return nil, err
 	}
@@ -24,5 +26,7 @@ func (n *Node) webHandler(secure bool) (http.Handler, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	}))
-	return app.Handler(), nil
+	app.Handle("GET /readyz", http.HandlerFunc(n.readyz))
+	app.Handle("GET /metrics", metrics.Handler(n.St, n.Log))
+	return metrics.HTTP(app.Handler()), nil
 }

@@ -298,6 +298,13 @@ func TestSubmissionRules(t *testing.T) {
 			if n := p.count(t, "cardio@hygie.test", "Sent", "au nom du service"); n != 1 {
 				t.Errorf("box Sent has %d copies, want 1", n)
 			}
+			// The box's journal says which member sent it (issue 5).
+			box, _ := p.acc.ByAddress(context.Background(), "cardio@hygie.test")
+			journal, err := p.acc.BoxJournal(context.Background(), box.ID, 10)
+			if err != nil || len(journal) == 0 || journal[0].MemberLogin != "doc@hygie.test" ||
+				journal[0].Action != account.JournalSend || !strings.Contains(journal[0].Detail, "au nom du service") {
+				t.Errorf("box journal = %+v, %v", journal, err)
+			}
 			recs, err := audit.List(context.Background(), p.st, audit.Filter{Kind: audit.KindMessage, Address: "doc@hygie.test"})
 			if err != nil || len(recs) < 2 || recs[0].Result != "accepted" {
 				t.Fatalf("audit = %+v, %v", recs, err)

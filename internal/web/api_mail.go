@@ -242,6 +242,7 @@ func (s *Server) apiMessage(w http.ResponseWriter, r *http.Request, c *apiCall) 
 		v.Attachments = append(v.Attachments, apiPart{Part: p.Path, Filename: p.Filename, ContentType: p.ContentType, Size: p.Size()})
 	}
 	s.log.Info("api: message read", "account", a.Login, "user", c.User.Login, "device", c.Device.ID, "message", e.MessageID)
+	s.boxRead(ctx, a, c.User, m.Subject, e.Folder.Name)
 	apiJSON(w, http.StatusOK, v)
 }
 
@@ -312,6 +313,7 @@ func (s *Server) apiTrash(w http.ResponseWriter, r *http.Request, c *apiCall) {
 		return
 	}
 	s.log.Info("api: message moved to trash", "account", a.Login, "user", c.User.Login, "device", c.Device.ID)
+	s.boxTrashed(ctx, a, c.User, e.Folder.Name, len(to))
 	apiJSON(w, http.StatusOK, map[string]any{"id": itoa(trash.ID) + "/" + strconv.FormatUint(uint64(to[0]), 10),
 		"folder_id": trash.ID, "uid": to[0]})
 }

@@ -72,6 +72,7 @@ func (s *Server) autoreplySave(w http.ResponseWriter, r *http.Request, sess *Ses
 	}
 	s.log.Info("web: automatic reply saved", "account", a.Login, "enabled", saved.Enabled, "start", saved.Start, "end", saved.End,
 		"period", saved.Period, "by", sess.User.Login)
+	s.boxSettingsSaved(r, sess, a, "Réponse automatique")
 	redirectFlash(w, r, "/a/"+itoa(a.ID)+"/compte/reponse-automatique", "Modifications enregistrées")
 }
 

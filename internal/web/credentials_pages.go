@@ -25,8 +25,10 @@ type credentialsData struct {
 	// Default is the id of the account that opens after login.
 	Default int64
 	Boxes   []account.BoxAccess
-	// Members are a box's login accounts (box pages only).
+	// Members are a box's login accounts (box pages only); Typed is the
+	// address typed in « Ajouter », shown again after a refusal.
 	Members []*account.Account
+	Typed   string
 	// Modes is the B block, login modes (person pages only; oidc_modes.go).
 	Modes *loginModesBlock
 }
@@ -45,6 +47,7 @@ func (s *Server) renderCredentials(w http.ResponseWriter, r *http.Request, sess 
 	var err error
 	if a.IsBox() {
 		d.Members, err = s.cfg.Accounts.Members(ctx, a.ID)
+		d.Typed = r.FormValue("membre")
 	} else {
 		if d.Default, err = s.cfg.Accounts.DefaultAccount(ctx, a.ID); err == nil {
 			d.Boxes, err = s.cfg.Accounts.BoxAccesses(ctx, a.ID)

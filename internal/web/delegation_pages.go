@@ -68,6 +68,7 @@ func (s *Server) delegationAdd(w http.ResponseWriter, r *http.Request, sess *Ses
 		return
 	}
 	s.log.Info("web: delegation added", "account", a.Login, "delegate", d.Login, "by", sess.User.Login)
+	s.boxSettingsSaved(r, sess, a, "Délégations : ajout de "+d.Login)
 	redirectFlash(w, r, "/a/"+itoa(a.ID)+"/compte/delegations", "Modifications enregistrées")
 }
 
@@ -113,5 +114,6 @@ func (s *Server) delegationRemove(w http.ResponseWriter, r *http.Request, sess *
 		return
 	}
 	s.log.Info("web: delegation removed", "account", a.Login, "delegate", id, "by", sess.User.Login)
+	s.boxSettingsSaved(r, sess, a, "Délégations : suppression")
 	redirectFlash(w, r, "/a/"+itoa(a.ID)+"/compte/delegations", "Modifications enregistrées")
 }

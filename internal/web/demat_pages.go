@@ -36,5 +36,6 @@ func (s *Server) dematSave(w http.ResponseWriter, r *http.Request, sess *Session
 		return
 	}
 	s.log.Info("web: dematerialisation saved", "account", a.Login, "accepted", on, "by", sess.User.Login)
+	s.boxSettingsSaved(r, sess, a, "Dématérialisation")
 	redirectFlash(w, r, "/a/"+itoa(a.ID)+"/compte/dematerialisation", "Modifications enregistrées")
 }

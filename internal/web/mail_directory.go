@@ -3,6 +3,8 @@ package web
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/hygie-sante/hygie/internal/directory"
 )
 
 // mailDirectoryLimit bounds the suggestions of the recipient autocomplete.
@@ -14,21 +16,25 @@ type directoryEntry struct {
 	Address string `json:"address"`
 }
 
-// mailDirectory answers the recipient autocomplete of the compose form:
-// directory entries whose name or address starts with q, only the
-// addresses their owners left visible (account.SearchVisible).
+// mailDirectory answers the recipient autocomplete of the compose form from
+// the directory's search (directory.Search, the same as the « Annuaire »
+// page): one suggestion per visible address of the best entries.
 func (s *Server) mailDirectory(w http.ResponseWriter, r *http.Request, sess *Session) {
 	if _, ok := s.acting(w, r, sess); !ok {
 		return
 	}
-	entries, err := s.cfg.Accounts.SearchVisible(r.Context(), r.URL.Query().Get("q"), mailDirectoryLimit)
+	entries, err := directory.Search(r.Context(), s.cfg.St, directory.Query{Text: r.URL.Query().Get("q"), Limit: mailDirectoryLimit})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	out := make([]directoryEntry, 0, len(entries))
 	for _, e := range entries {
-		out = append(out, directoryEntry{Name: e.Name, Address: e.Address})
+		for _, a := range e.Addresses {
+			if len(out) < mailDirectoryLimit {
+				out = append(out, directoryEntry{Name: e.Name, Address: a.Address})
+			}
+		}
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

@@ -235,6 +235,9 @@ func (s *Server) mailDelete(w http.ResponseWriter, r *http.Request, sess *Sessio
 		} else {
 			done, _, err = mailbox.Move(ctx, tx, f.ID, uids, trash.ID)
 		}
+		if err == nil {
+			err = boxTrashedTx(ctx, tx, a, sess.User, f.Name, len(done), f.ID == trash.ID)
+		}
 		return err
 	})
 	if err != nil {

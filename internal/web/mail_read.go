@@ -71,6 +71,7 @@ func (s *Server) mailRead(w http.ResponseWriter, r *http.Request, sess *Session)
 			s.log.Error("webmail: opening not recorded", "account", a.Login, "message", e.MessageID, "err", err)
 		}
 	}
+	s.boxRead(ctx, a, sess.User, m.Subject, e.Folder.Name)
 	folders, err := s.mailFolders(ctx, a.ID)
 	if err != nil {
 		s.fail(w, r, err)

@@ -59,6 +59,7 @@ func (s *Server) notifSave(w http.ResponseWriter, r *http.Request, sess *Session
 	case err == nil:
 		s.log.Info("web: notification settings saved", "account", a.Login, "each", st.Each, "daily", st.Daily,
 			"open", st.Open, "by", sess.User.Login)
+		s.boxSettingsSaved(r, sess, a, "Notifications")
 		redirectFlash(w, r, "/a/"+itoa(a.ID)+"/compte/notifications", "Modifications enregistrées")
 		return
 	case errors.Is(err, notify.ErrNoAddress):

@@ -21,6 +21,9 @@ func init() {
 // profileData is what templates/profile_informations.html shows.
 type profileData struct {
 	P *account.Profile
+	// Box holds a box's fields that only an administrator changes (FINESS,
+	// responsable du compte, description), shown read-only.
+	Box *account.BoxDetails
 }
 
 // accountMenu is « Gérer mon compte » (reached by clicking one's name): the
@@ -43,8 +46,17 @@ func (s *Server) profileShow(w http.ResponseWriter, r *http.Request, sess *Sessi
 }
 
 func (s *Server) renderProfile(w http.ResponseWriter, r *http.Request, sess *Session, a *account.Account, p *account.Profile, status int, errs map[string]string) {
+	d := profileData{P: p}
+	if a.IsBox() {
+		box, err := s.cfg.Accounts.BoxDetails(r.Context(), a.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		d.Box = box
+	}
 	s.render(w, r, sess, "profile_informations", status, &view{Title: "Informations personnelles", Acting: a,
-		Section: "informations", Errors: errs, Data: profileData{P: p}})
+		Section: "informations", Errors: errs, Data: d})
 }
 
 // profileSave saves the part named by the form's « partie »: données,
@@ -92,6 +104,7 @@ func (s *Server) profileSave(w http.ResponseWriter, r *http.Request, sess *Sessi
 		return
 	}
 	s.log.Info("web: profile saved", "account", a.Login, "by", sess.User.Login, "part", r.FormValue("partie"))
+	s.boxSettingsSaved(r, sess, a, "Informations personnelles")
 	redirectFlash(w, r, "/a/"+itoa(a.ID)+"/compte/informations", "Modifications enregistrées")
 }
 

@@ -60,6 +60,9 @@ type view struct {
 	// LoginModes are the OpenID Connect buttons of the login page
 	// (pages without a session; see oidc_login.go).
 	LoginModes []LoginModeLink
+	// Admin shows the « Administration » link (structure administrators
+	// and platform operators; see admin_console.go).
+	Admin bool
 }
 
 // render writes page with v, filling the common fields from the session.
@@ -78,6 +81,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, sess *Session, p
 			return
 		}
 		v.Accounts = append([]*account.Account{sess.User}, boxes...)
+		if roles, err := s.cfg.Accounts.RolesOf(r.Context(), sess.User.ID); err == nil {
+			v.Admin = roles.IsAdmin()
+		}
 		if v.Acting == nil {
 			v.Acting = sess.User
 		}

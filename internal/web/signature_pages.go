@@ -113,6 +113,7 @@ func (s *Server) signatureSave(w http.ResponseWriter, r *http.Request, sess *Ses
 		return
 	}
 	s.log.Info("web: signature saved", "account", a.Login, "signature", saved.ID, "default", saved.Default, "by", sess.User.Login)
+	s.boxLog(r.Context(), a, sess.User, account.JournalSettings, "a enregistré la signature « "+saved.Label+" »")
 	redirectFlash(w, r, "/a/"+itoa(a.ID)+"/compte/signatures#signature-"+itoa(saved.ID), "Modifications enregistrées")
 }
 
@@ -152,6 +153,7 @@ func (s *Server) signatureDelete(w http.ResponseWriter, r *http.Request, sess *S
 		return
 	}
 	s.log.Info("web: signature deleted", "account", a.Login, "signature", id, "by", sess.User.Login)
+	s.boxLog(r.Context(), a, sess.User, account.JournalSettings, "a supprimé une signature")
 	redirectFlash(w, r, "/a/"+itoa(a.ID)+"/compte/signatures", "Signature supprimée")
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/hygie-sante/hygie/internal/auth/oidc"
 	"github.com/hygie-sante/hygie/internal/mail"
 	"github.com/hygie-sante/hygie/internal/store"
+	"github.com/hygie-sante/hygie/internal/trust"
 )
 
 //go:embed all:templates static
@@ -47,9 +48,15 @@ type Config struct {
 	// LoginModes are the OpenID Connect login modes offered on the login
 	// page (« Carte CPS / e-CPS », « PASS »), in that order; none: password only.
 	LoginModes []*oidc.Provider
+	// FeedToken is the bearer token of the national publication feed
+	// (/api/annuaire/v1/changes); empty turns the feed off.
+	FeedToken string
 	// JoinPolicy derives the addresses of an account created by joining
 	// with a card.
 	JoinPolicy account.JoinPolicy
+	// Trust is the node's trust-space whitelist, whose status the
+	// administration console shows to platform operators (nil: none).
+	Trust *trust.Source
 }
 
 // Server serves the web application.

@@ -214,20 +214,9 @@ func (s *Server) apiMessage(w http.ResponseWriter, r *http.Request, c *apiCall) 
 		s.apiInternal(w, r, err)
 		return
 	}
-	if !mailbox.HasFlag(e.Flags, mailbox.FlagSeen) {
-		err := s.cfg.St.Tx(ctx, func(tx *store.Tx) error {
-			_, err := mailbox.StoreFlags(ctx, tx, e.Folder.ID, []uint32{e.UID}, mailbox.FlagsAdd, []string{mailbox.FlagSeen})
-			return err
-		})
-		if err != nil {
-			s.apiInternal(w, r, err)
-			return
-		}
-	}
-	if e.Folder.Name != mailbox.Sent && e.Folder.Name != mailbox.Drafts && s.cfg.Pipeline != nil {
-		if err := s.cfg.Pipeline.Opened(ctx, a, e.MessageID); err != nil {
-			s.log.Error("api: opening not recorded", "account", a.Login, "message", e.MessageID, "err", err)
-		}
+	if err := s.open(ctx, a, e); err != nil {
+		s.apiInternal(w, r, err)
+		return
 	}
 	v := apiMessageView{ID: e.Ref(), FolderID: e.Folder.ID, Folder: e.Folder.Name, UID: e.UID, MessageID: m.MessageID,
 		From: apiAddrs(m.From), To: apiAddrs(m.To), Cc: apiAddrs(m.Cc), Subject: m.Subject, Date: m.Date, Seen: true,

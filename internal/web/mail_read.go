@@ -1,11 +1,13 @@
 package web
 
 import (
+	"context"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/hygie-sante/hygie/internal/account"
 	"github.com/hygie-sante/hygie/internal/mailbox"
 	"github.com/hygie-sante/hygie/internal/mailview"
 	"github.com/hygie-sante/hygie/internal/store"
@@ -38,6 +40,27 @@ type mailAttachmentView struct {
 	XDMError bool
 }
 
+// open marks entry e of account a \Seen and reports the opening (an opening
+// by a recipient: not of what one wrote oneself, in Sent or Drafts); the
+// webmail and the device API read through it.
+func (s *Server) open(ctx context.Context, a *account.Account, e *mailEntry) error {
+	if !mailbox.HasFlag(e.Flags, mailbox.FlagSeen) {
+		err := s.cfg.St.Tx(ctx, func(tx *store.Tx) error {
+			_, err := mailbox.StoreFlags(ctx, tx, e.Folder.ID, []uint32{e.UID}, mailbox.FlagsAdd, []string{mailbox.FlagSeen})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if e.Folder.Name != mailbox.Sent && e.Folder.Name != mailbox.Drafts && s.cfg.Pipeline != nil {
+		if err := s.cfg.Pipeline.Opened(ctx, a, e.MessageID); err != nil {
+			s.log.Error("web: opening not recorded", "account", a.Login, "message", e.MessageID, "err", err)
+		}
+	}
+	return nil
+}
+
 // mailRead shows a message (« De », « À », « Cc », « Date », « Objet »,
 // the body, the attachments), marks it \Seen and reports the opening.
 func (s *Server) mailRead(w http.ResponseWriter, r *http.Request, sess *Session) {
@@ -55,21 +78,9 @@ func (s *Server) mailRead(w http.ResponseWriter, r *http.Request, sess *Session)
 		s.fail(w, r, err)
 		return
 	}
-	if !mailbox.HasFlag(e.Flags, mailbox.FlagSeen) {
-		err := s.cfg.St.Tx(ctx, func(tx *store.Tx) error {
-			_, err := mailbox.StoreFlags(ctx, tx, e.Folder.ID, []uint32{e.UID}, mailbox.FlagsAdd, []string{mailbox.FlagSeen})
-			return err
-		})
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-	}
-	// An opening by a recipient: not of what one wrote oneself.
-	if e.Folder.Name != mailbox.Sent && e.Folder.Name != mailbox.Drafts && s.cfg.Pipeline != nil {
-		if err := s.cfg.Pipeline.Opened(ctx, a, e.MessageID); err != nil {
-			s.log.Error("webmail: opening not recorded", "account", a.Login, "message", e.MessageID, "err", err)
-		}
+	if err := s.open(ctx, a, e); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	s.boxRead(ctx, a, sess.User, m.Subject, e.Folder.Name)
 	folders, err := s.mailFolders(ctx, a.ID)

@@ -65,7 +65,7 @@ func newAdminStructure() *cobra.Command {
 		Use: "create --name NAME [--finess N]", Short: "Create a structure", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withStore(func(e adminEnv) error {
-				s, err := e.acc.CreateStructure(e.ctx, name, finess)
+				s, err := e.acc.AdminCreateStructure(e.ctx, cliActor(), name, finess)
 				if err != nil {
 					return err
 				}
@@ -98,7 +98,7 @@ func newAdminStructure() *cobra.Command {
 		Use: "disable NAME", Short: "Disable a structure and all its accounts and boxes", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withStore(func(e adminEnv) error {
-				if err := e.acc.DisableStructure(e.ctx, args[0]); err != nil {
+				if err := e.acc.AdminDisableStructureNamed(e.ctx, cliActor(), args[0]); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "structure %q disabled\n", args[0])

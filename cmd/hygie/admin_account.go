@@ -29,7 +29,7 @@ func newAdminAccount() *cobra.Command {
 			}
 			n.Kind = k
 			return withStore(func(e adminEnv) error {
-				a, err := e.acc.Create(e.ctx, n)
+				a, err := e.acc.AdminCreate(e.ctx, cliActor(), n)
 				if err != nil {
 					return err
 				}
@@ -79,7 +79,7 @@ func newAdminAccount() *cobra.Command {
 				return err
 			}
 			return withStore(func(e adminEnv) error {
-				if err := e.acc.SetPassword(e.ctx, args[0], pw); err != nil {
+				if err := e.acc.AdminSetPassword(e.ctx, cliActor(), args[0], pw); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "password of %s set\n", args[0])
@@ -97,7 +97,7 @@ func setDisabledCmd(verb string, disabled bool) *cobra.Command {
 		Use: verb + " ADDRESS", Short: strings.ToUpper(verb[:1]) + verb[1:] + " an account or box", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withStore(func(e adminEnv) error {
-				if err := e.acc.SetDisabled(e.ctx, args[0], disabled); err != nil {
+				if err := e.acc.AdminSetDisabledByAddress(e.ctx, cliActor(), args[0], disabled); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %sd\n", args[0], verb)

@@ -17,7 +17,7 @@ func newAdminBox() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withStore(func(e adminEnv) error {
-				b, err := e.acc.Create(e.ctx, n)
+				b, err := e.acc.AdminCreate(e.ctx, cliActor(), n)
 				if err != nil {
 					return err
 				}
@@ -72,7 +72,7 @@ func newAdminBox() *cobra.Command {
 		Use: "add BOX LOGIN", Short: "Make an individual account a member of a box", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withStore(func(e adminEnv) error {
-				if err := e.acc.AddMember(e.ctx, args[0], args[1]); err != nil {
+				if err := e.acc.AdminAddMemberByAddress(e.ctx, cliActor(), args[0], args[1]); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s is now a member of %s\n", args[1], args[0])
@@ -83,7 +83,7 @@ func newAdminBox() *cobra.Command {
 		Use: "remove BOX LOGIN", Short: "Remove a member from a box", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withStore(func(e adminEnv) error {
-				if err := e.acc.RemoveMember(e.ctx, args[0], args[1]); err != nil {
+				if err := e.acc.AdminRemoveMemberByAddress(e.ctx, cliActor(), args[0], args[1]); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s is no longer a member of %s\n", args[1], args[0])

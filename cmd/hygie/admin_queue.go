@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -8,8 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hygie-sante/hygie/internal/account"
 	"github.com/hygie-sante/hygie/internal/audit"
 	"github.com/hygie-sante/hygie/internal/queue"
+	"github.com/hygie-sante/hygie/internal/store"
 )
 
 func newAdminQueue() *cobra.Command {
@@ -53,9 +56,20 @@ func newAdminQueue() *cobra.Command {
 		}
 	}
 	c.AddCommand(list,
-		idCmd("retry", "Make a job due now", "will be retried now", func(e adminEnv, id int64) error { return queue.RetryNow(e.ctx, e.st, id) }),
-		idCmd("drop", "Delete a job without carrying it out", "dropped", func(e adminEnv, id int64) error { return queue.Drop(e.ctx, e.st, id) }))
+		idCmd("retry", "Make a job due now", "will be retried now", func(e adminEnv, id int64) error { return queueAct(e, id, "queue_retry", queue.RetryNowTx) }),
+		idCmd("drop", "Delete a job without carrying it out", "dropped", func(e adminEnv, id int64) error { return queueAct(e, id, "queue_drop", queue.DropTx) }))
 	return c
+}
+
+// queueAct carries out fn on job id and records it in the journal of
+// administrative changes, in one transaction (as the web console does).
+func queueAct(e adminEnv, id int64, action string, fn func(context.Context, *store.Tx, int64) error) error {
+	return e.st.Tx(e.ctx, func(tx *store.Tx) error {
+		if err := fn(e.ctx, tx, id); err != nil {
+			return err
+		}
+		return account.RecordChangeTx(e.ctx, tx, cliActor(), 0, fmt.Sprintf("envoi %d", id), action, "", "")
+	})
 }
 
 func oneLineText(s string, n int) string {

@@ -200,21 +200,21 @@ func (s *Service) AdminSetDisabled(ctx context.Context, by Actor, id int64, disa
 }
 
 // AdminAddMember makes the person with address login a login account of
-// box id, and records it.
+// box id, and records it in the same transaction.
 func (s *Service) AdminAddMember(ctx context.Context, by Actor, boxID int64, login string) error {
 	b, err := s.ByID(ctx, boxID)
 	if err != nil {
 		return err
 	}
-	if err := s.AddMember(ctx, b.Login, login); err != nil {
+	b, m, err := s.boxAndMember(ctx, b.Login, login)
+	if err != nil {
 		return err
 	}
-	return s.st.Tx(ctx, func(tx *store.Tx) error {
-		return RecordChangeTx(ctx, tx, by, b.StructureID, b.Login, "member_add", "", strings.ToLower(strings.TrimSpace(login)))
-	})
+	return s.addMember(ctx, &by, b, m)
 }
 
-// AdminRemoveMember removes member id from box id, and records it.
+// AdminRemoveMember removes member id from box id (not the last one:
+// ErrLastMember), and records it in the same transaction.
 func (s *Service) AdminRemoveMember(ctx context.Context, by Actor, boxID, memberID int64) error {
 	b, err := s.ByID(ctx, boxID)
 	if err != nil {
@@ -224,39 +224,23 @@ func (s *Service) AdminRemoveMember(ctx context.Context, by Actor, boxID, member
 	if err != nil {
 		return err
 	}
-	if err := s.RemoveMember(ctx, b.Login, m.Login); err != nil {
-		return err
-	}
-	return s.st.Tx(ctx, func(tx *store.Tx) error {
-		return RecordChangeTx(ctx, tx, by, b.StructureID, b.Login, "member_remove", m.Login, "")
-	})
+	return s.removeMember(ctx, &by, b, m)
 }
 
-// AdminCreateStructure creates a structure (operators) and records it.
+// AdminCreateStructure creates a structure (operators) and records it in
+// the same transaction.
 func (s *Service) AdminCreateStructure(ctx context.Context, by Actor, name, finess string) (*Structure, error) {
-	st, err := s.CreateStructure(ctx, name, finess)
-	if err != nil {
-		return nil, err
-	}
-	err = s.st.Tx(ctx, func(tx *store.Tx) error {
-		return RecordChangeTx(ctx, tx, by, st.ID, st.Name, "structure_create", "", "finess="+finess)
-	})
-	return st, err
+	return s.createStructure(ctx, &by, name, finess)
 }
 
 // AdminDisableStructure disables structure id with all its accounts and
-// boxes (operators), and records it.
+// boxes (operators), and records it in the same transaction.
 func (s *Service) AdminDisableStructure(ctx context.Context, by Actor, id int64) error {
 	st, err := s.StructureByID(ctx, id)
 	if err != nil {
 		return err
 	}
-	if err := s.DisableStructure(ctx, st.Name); err != nil {
-		return err
-	}
-	return s.st.Tx(ctx, func(tx *store.Tx) error {
-		return RecordChangeTx(ctx, tx, by, st.ID, st.Name, "structure_disable", "actif", "désactivé")
-	})
+	return s.disableStructure(ctx, &by, st.Name)
 }
 
 // ListByStructure lists the accounts and boxes of structure id by login.

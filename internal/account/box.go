@@ -104,24 +104,7 @@ func (s *Service) RemoveBoxMember(ctx context.Context, boxID, memberID int64) (*
 	if err != nil {
 		return nil, fmt.Errorf("member %d: %w", memberID, err)
 	}
-	err = s.st.Tx(ctx, func(tx *store.Tx) error {
-		if err := lockBox(ctx, tx, boxID); err != nil {
-			return err
-		}
-		var is, n int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN account_id = ? THEN 1 ELSE 0 END), 0)
-			FROM box_members WHERE box_id = ?`, memberID, boxID).Scan(&n, &is); err != nil {
-			return err
-		}
-		if is == 0 {
-			return fmt.Errorf("%s is not a member: %w", m.Login, ErrNotFound)
-		}
-		if n <= 1 {
-			return ErrLastMember
-		}
-		_, err := tx.Exec(ctx, `DELETE FROM box_members WHERE box_id = ? AND account_id = ?`, boxID, memberID)
-		return err
-	})
+	err = s.st.Tx(ctx, func(tx *store.Tx) error { return removeMemberTx(ctx, tx, boxID, m) })
 	if err != nil {
 		return nil, fmt.Errorf("remove member %d from box %d: %w", memberID, boxID, err)
 	}
@@ -150,6 +133,8 @@ const (
 	JournalSettings     = "settings"
 	JournalMemberAdd    = "member_add"
 	JournalMemberRemove = "member_remove"
+	JournalCopy         = "copy"
+	JournalAppend       = "append"
 )
 
 // maxJournalDetail bounds a journal detail (subjects can be long).

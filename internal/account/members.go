@@ -13,7 +13,26 @@ func (s *Service) AddMember(ctx context.Context, box, member string) error {
 	if err != nil {
 		return err
 	}
+	return s.addMember(ctx, nil, b, m)
+}
+
+// RemoveMember removes a login account from a box; the last one is
+// refused (ErrLastMember).
+func (s *Service) RemoveMember(ctx context.Context, box, member string) error {
+	b, m, err := s.boxAndMember(ctx, box, member)
+	if err != nil {
+		return err
+	}
+	return s.removeMember(ctx, nil, b, m)
+}
+
+// addMember adds m to box b in one transaction, recorded in the journal of
+// administrative changes when by is not nil.
+func (s *Service) addMember(ctx context.Context, by *Actor, b, m *Account) error {
 	return s.st.Tx(ctx, func(tx *store.Tx) error {
+		if err := lockBox(ctx, tx, b.ID); err != nil {
+			return err
+		}
 		var n int
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM box_members WHERE box_id = ? AND account_id = ?`, b.ID, m.ID).Scan(&n); err != nil {
 			return err
@@ -21,27 +40,53 @@ func (s *Service) AddMember(ctx context.Context, box, member string) error {
 		if n > 0 {
 			return fmt.Errorf("%s is %w a member of %s", m.Login, ErrDuplicate, b.Login)
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO box_members (box_id, account_id) VALUES (?, ?)`, b.ID, m.ID)
-		return err
+		if _, err := tx.Exec(ctx, `INSERT INTO box_members (box_id, account_id) VALUES (?, ?)`, b.ID, m.ID); err != nil {
+			return err
+		}
+		if by == nil {
+			return nil
+		}
+		return RecordChangeTx(ctx, tx, *by, b.StructureID, b.Login, "member_add", "", m.Login)
 	})
 }
 
-// RemoveMember removes a login account from a box.
-func (s *Service) RemoveMember(ctx context.Context, box, member string) error {
-	b, m, err := s.boxAndMember(ctx, box, member)
-	if err != nil {
-		return err
-	}
+// removeMember removes m from box b in one transaction (refusing the last
+// member), recorded in the journal of administrative changes when by is
+// not nil.
+func (s *Service) removeMember(ctx context.Context, by *Actor, b, m *Account) error {
 	return s.st.Tx(ctx, func(tx *store.Tx) error {
-		res, err := tx.Exec(ctx, `DELETE FROM box_members WHERE box_id = ? AND account_id = ?`, b.ID, m.ID)
-		if err != nil {
+		if err := removeMemberTx(ctx, tx, b.ID, m); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%s is not a member of %s: %w", m.Login, b.Login, ErrNotFound)
+		if by == nil {
+			return nil
 		}
-		return nil
+		return RecordChangeTx(ctx, tx, *by, b.StructureID, b.Login, "member_remove", m.Login, "")
 	})
+}
+
+// removeMemberTx is the one rule for removing login account m from box
+// boxID, wherever it is done (self-service, console, command line): m
+// must be a member (ErrNotFound) and not the last one (ErrLastMember).
+// The box row is locked first so that two concurrent removals cannot both
+// pass the check.
+func removeMemberTx(ctx context.Context, tx *store.Tx, boxID int64, m *Account) error {
+	if err := lockBox(ctx, tx, boxID); err != nil {
+		return err
+	}
+	var is, n int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN account_id = ? THEN 1 ELSE 0 END), 0)
+		FROM box_members WHERE box_id = ?`, m.ID, boxID).Scan(&n, &is); err != nil {
+		return err
+	}
+	if is == 0 {
+		return fmt.Errorf("%s is not a member: %w", m.Login, ErrNotFound)
+	}
+	if n <= 1 {
+		return fmt.Errorf("%s: %w", m.Login, ErrLastMember)
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM box_members WHERE box_id = ? AND account_id = ?`, boxID, m.ID)
+	return err
 }
 
 func (s *Service) boxAndMember(ctx context.Context, box, member string) (*Account, *Account, error) {

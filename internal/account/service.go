@@ -41,6 +41,12 @@ func scanAccount(row interface{ Scan(...any) error }) (*Account, error) {
 
 // CreateStructure adds a structure; its name is unique.
 func (s *Service) CreateStructure(ctx context.Context, name, finess string) (*Structure, error) {
+	return s.createStructure(ctx, nil, name, finess)
+}
+
+// createStructure adds a structure, recorded in the journal of
+// administrative changes in the same transaction when by is not nil.
+func (s *Service) createStructure(ctx context.Context, by *Actor, name, finess string) (*Structure, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return nil, fmt.Errorf("%w: structure name is empty", ErrInvalid)
@@ -59,7 +65,10 @@ func (s *Service) CreateStructure(ctx context.Context, name, finess string) (*St
 		}
 		id, err := tx.InsertID(ctx, `INSERT INTO structures (name, finess, created_at) VALUES (?, ?, ?)`, name, finess, st.Created.Unix())
 		st.ID = id
-		return err
+		if err != nil || by == nil {
+			return err
+		}
+		return RecordChangeTx(ctx, tx, *by, st.ID, st.Name, "structure_create", "", "finess="+finess)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create structure: %w", err)
@@ -90,6 +99,13 @@ func (s *Service) Structures(ctx context.Context) ([]Structure, error) {
 
 // DisableStructure disables a structure and every account and box in it.
 func (s *Service) DisableStructure(ctx context.Context, name string) error {
+	return s.disableStructure(ctx, nil, name)
+}
+
+// disableStructure disables a structure and its accounts, recorded in the
+// journal of administrative changes in the same transaction when by is not
+// nil.
+func (s *Service) disableStructure(ctx context.Context, by *Actor, name string) error {
 	return s.st.Tx(ctx, func(tx *store.Tx) error {
 		id, err := structureID(ctx, tx, name)
 		if err != nil {
@@ -98,8 +114,10 @@ func (s *Service) DisableStructure(ctx context.Context, name string) error {
 		if _, err := tx.Exec(ctx, `UPDATE structures SET disabled = 1 WHERE id = ?`, id); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE accounts SET disabled = 1 WHERE structure_id = ?`, id)
-		return err
+		if _, err = tx.Exec(ctx, `UPDATE accounts SET disabled = 1 WHERE structure_id = ?`, id); err != nil || by == nil {
+			return err
+		}
+		return RecordChangeTx(ctx, tx, *by, id, strings.TrimSpace(name), "structure_disable", "actif", "désactivé")
 	})
 }
 
@@ -307,21 +325,7 @@ func (s *Service) SetDisabled(ctx context.Context, login string, disabled bool) 
 
 // SetPassword replaces the password of an individual account.
 func (s *Service) SetPassword(ctx context.Context, login, password string) error {
-	a, err := s.ByAddress(ctx, login)
-	if err != nil {
-		return err
-	}
-	if a.IsBox() {
-		return fmt.Errorf("%w: an organisational box has no password; its members log in", ErrInvalid)
-	}
-	hash, err := auth.HashPassword(password)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	return s.st.Tx(ctx, func(tx *store.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = ? WHERE id = ?`, hash, a.ID)
-		return err
-	})
+	return s.setPassword(ctx, nil, login, password)
 }
 
 // Authenticate checks a login and password and returns the account. Every

@@ -89,6 +89,12 @@ func TestAccounts(t *testing.T) {
 		if err != nil || len(boxes) != 1 {
 			t.Fatalf("boxes = %v, %v", boxes, err)
 		}
+		if err := svc.RemoveMember(ctx, box.Login, doc.Login); !errors.Is(err, account.ErrLastMember) {
+			t.Fatalf("removing the last member: %v", err)
+		}
+		if err := svc.AddMember(ctx, box.Login, sec.Login); err != nil {
+			t.Fatal(err)
+		}
 		if err := svc.RemoveMember(ctx, box.Login, doc.Login); err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/hygie-sante/hygie/internal/account"
 	"github.com/hygie-sante/hygie/internal/mailbox"
 	"github.com/hygie-sante/hygie/internal/store"
 )
@@ -14,7 +15,7 @@ import (
 // flags and internal date (RFC 9051 §6.3.12), and returns APPENDUID (RFC
 // 4315 §3). It does not send anything: that is SMTP submission's job.
 func (s *session) Append(name string, r imap.LiteralReader, opts *imap.AppendOptions) (*imap.AppendData, error) {
-	_, f, err := s.destination(name)
+	t, f, err := s.destination(name)
 	if err != nil {
 		return nil, s.fail("append", err)
 	}
@@ -43,8 +44,10 @@ func (s *session) Append(name string, r imap.LiteralReader, opts *imap.AppendOpt
 	var uid uint32
 	err = s.write(func(tx *store.Tx) error {
 		var err error
-		uid, err = mailbox.AppendMessage(s.ctx, tx, f.ID, body, flags, date)
-		return err
+		if uid, err = mailbox.AppendMessage(s.ctx, tx, f.ID, body, flags, date); err != nil {
+			return err
+		}
+		return s.boxAction(tx, t.box, account.JournalAppend, "a déposé un message dans le dossier "+folderLabel(t.name))
 	})
 	if err != nil {
 		return nil, s.fail("append", err)

@@ -27,7 +27,7 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if err != nil {
 		return nil, err
 	}
-	_, df, err := s.destination(dest)
+	dt, df, err := s.destination(dest)
 	if err != nil {
 		return nil, s.fail("copy", err)
 	}
@@ -38,8 +38,10 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	var from, to []uint32
 	err = s.write(func(tx *store.Tx) error {
 		var err error
-		from, to, err = mailbox.Copy(s.ctx, tx, sel.f.id, uidsOf(refs), df.ID)
-		return err
+		if from, to, err = mailbox.Copy(s.ctx, tx, sel.f.id, uidsOf(refs), df.ID); err != nil {
+			return err
+		}
+		return s.boxTransfer(tx, sel.t, dt, len(from), false)
 	})
 	if err != nil {
 		return nil, s.fail("copy", err)
@@ -62,7 +64,7 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if sel.readOnly {
 		return errReadOnly
 	}
-	_, df, err := s.destination(dest)
+	dt, df, err := s.destination(dest)
 	if err != nil {
 		return s.fail("move", err)
 	}
@@ -74,8 +76,10 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	var from, to []uint32
 	err = s.write(func(tx *store.Tx) error {
 		var err error
-		from, to, err = mailbox.Move(s.ctx, tx, sel.f.id, uidsOf(refs), df.ID)
-		return err
+		if from, to, err = mailbox.Move(s.ctx, tx, sel.f.id, uidsOf(refs), df.ID); err != nil {
+			return err
+		}
+		return s.boxTransfer(tx, sel.t, dt, len(from), true)
 	})
 	if err != nil {
 		return s.fail("move", err)

@@ -1,9 +1,12 @@
 package imapd
 
 import (
+	"fmt"
+
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/hygie-sante/hygie/internal/account"
 	"github.com/hygie-sante/hygie/internal/mailbox"
 	"github.com/hygie-sante/hygie/internal/store"
 )
@@ -38,8 +41,10 @@ func (s *session) Expunge(_ *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 	var removed []uint32
 	err = s.write(func(tx *store.Tx) error {
 		var err error
-		removed, err = mailbox.Expunge(s.ctx, tx, sel.f.id, only)
-		return err
+		if removed, err = mailbox.Expunge(s.ctx, tx, sel.f.id, only); err != nil || len(removed) == 0 {
+			return err
+		}
+		return s.boxAction(tx, sel.t.box, account.JournalDelete, fmt.Sprintf("a supprimé %d message(s) du dossier %s", len(removed), folderLabel(sel.t.name)))
 	})
 	if err != nil {
 		return s.fail("expunge", err)

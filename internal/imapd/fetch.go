@@ -152,8 +152,10 @@ func (s *session) storeFlags(sel *selection, uids []uint32, op mailbox.FlagOp, f
 		if unseen, err = s.unseenBefore(tx, sel, uids, op, flags); err != nil {
 			return err
 		}
-		upd, err = mailbox.StoreFlags(s.ctx, tx, sel.f.id, uids, op, flags)
-		return err
+		if upd, err = mailbox.StoreFlags(s.ctx, tx, sel.f.id, uids, op, flags); err != nil {
+			return err
+		}
+		return s.boxDeleted(tx, sel.t, op, flags, upd)
 	})
 	if err != nil {
 		return nil, false, err

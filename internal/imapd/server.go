@@ -53,6 +53,12 @@ type Config struct {
 	Tokens account.TokenValidator
 	// Throttle slows down repeated failed token logins; nil disables it.
 	Throttle Throttler
+	// BoxAction, when set, is told inside the transaction of the change of
+	// what a member did in a folder of a box (STORE adding \Deleted,
+	// EXPUNGE, MOVE and COPY from or to it, APPEND to it): action is an
+	// account.Journal* code, detail says it in French. An error cancels the
+	// change: no trace, no change.
+	BoxAction func(ctx context.Context, tx *store.Tx, box, member *account.Account, action, detail string) error
 }
 
 // Throttler decides whether a login attempt may proceed (auth.Throttle).

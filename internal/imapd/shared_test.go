@@ -102,6 +102,11 @@ func TestSharedBox(t *testing.T) {
 
 		// Removal: the next command on the selected box fails, and the box
 		// disappears from LIST.
+		// (Another member first: the last one cannot be removed.)
+		e.person("tiers@clinique.example", "Paul", "Tiers")
+		if err := e.accounts.AddMember(e.ctx, e.box.Login, "tiers@clinique.example"); err != nil {
+			t.Fatal(err)
+		}
 		if err := e.accounts.RemoveMember(e.ctx, e.box.Login, e.doc.Login); err != nil {
 			t.Fatal(err)
 		}

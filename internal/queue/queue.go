@@ -164,30 +164,36 @@ func List(ctx context.Context, st *store.Store, kind string) ([]Job, error) {
 
 // RetryNow makes a job due immediately.
 func RetryNow(ctx context.Context, st *store.Store, id int64) error {
-	return st.Tx(ctx, func(tx *store.Tx) error {
-		res, err := tx.Exec(ctx, `UPDATE jobs SET run_at = ?, lease_until = 0 WHERE id = ?`, time.Now().UnixMilli(), id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("job %d not found", id)
-		}
-		return nil
-	})
+	return st.Tx(ctx, func(tx *store.Tx) error { return RetryNowTx(ctx, tx, id) })
+}
+
+// RetryNowTx is RetryNow inside tx (so that a record of it commits with it).
+func RetryNowTx(ctx context.Context, tx *store.Tx, id int64) error {
+	res, err := tx.Exec(ctx, `UPDATE jobs SET run_at = ?, lease_until = 0 WHERE id = ?`, time.Now().UnixMilli(), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("job %d not found", id)
+	}
+	return nil
 }
 
 // Drop deletes a job without carrying it out.
 func Drop(ctx context.Context, st *store.Store, id int64) error {
-	return st.Tx(ctx, func(tx *store.Tx) error {
-		found, err := remove(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return fmt.Errorf("job %d not found", id)
-		}
-		return nil
-	})
+	return st.Tx(ctx, func(tx *store.Tx) error { return DropTx(ctx, tx, id) })
+}
+
+// DropTx is Drop inside tx (so that a record of it commits with it).
+func DropTx(ctx context.Context, tx *store.Tx, id int64) error {
+	found, err := remove(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("job %d not found", id)
+	}
+	return nil
 }
 
 // Backoff returns the delay before attempt number attempt (1-based):

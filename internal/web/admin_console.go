@@ -427,6 +427,10 @@ func (s *Server) adminMemberRemove(w http.ResponseWriter, r *http.Request, sess 
 		return
 	}
 	if err := s.cfg.Accounts.AdminRemoveMember(r.Context(), actor(sess), a.ID, mid); err != nil {
+		if errors.Is(err, account.ErrLastMember) {
+			redirectFlash(w, r, back, "Retrait refusé : impossible de retirer le dernier compte de connexion, la boîte organisationnelle ne serait plus accessible. Ajoutez d’abord un autre compte de connexion.")
+			return
+		}
 		if errs, ok := adminErrors(err); ok {
 			redirectFlash(w, r, back, "Retrait refusé : "+errs[""])
 			return
@@ -441,7 +445,7 @@ func (s *Server) adminMemberRemove(w http.ResponseWriter, r *http.Request, sess 
 var changeLabels = map[string]string{
 	"create": "Création du compte", "type": "Type de compte", "mss": "Adresse MSSanté", "rpps": "RPPS", "finess": "FINESS",
 	"responsable": "Responsable du compte", "description": "Description", "disabled": "État du compte",
-	"member_add": "Ajout d'un compte de connexion", "member_remove": "Retrait d'un compte de connexion",
+	"member_add": "Ajout d'un compte de connexion", "password": "Mot de passe", "member_remove": "Retrait d'un compte de connexion",
 	"password_reset_sent": "Lien de réinitialisation envoyé", "role_grant": "Attribution d'un rôle", "role_revoke": "Retrait d'un rôle",
 	"structure_create": "Création de la structure", "structure_disable": "Désactivation de la structure",
 	"signup_accept": "Demande d'inscription acceptée", "signup_refuse": "Demande d'inscription refusée",

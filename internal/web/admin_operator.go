@@ -172,7 +172,7 @@ func (s *Server) opQueue(w http.ResponseWriter, r *http.Request, sess *Session) 
 }
 
 func (s *Server) opQueueAct(w http.ResponseWriter, r *http.Request, sess *Session, action string,
-	fn func(id int64) error, done string) {
+	fn func(tx *store.Tx, id int64) error, done string) {
 	if _, ok := s.operator(w, r, sess); !ok {
 		return
 	}
@@ -195,13 +195,19 @@ func (s *Server) opQueueAct(w http.ResponseWriter, r *http.Request, sess *Sessio
 		redirectFlash(w, r, "/admin/file", "Cet envoi n'est plus dans la file.")
 		return
 	}
-	if err := fn(id); err != nil {
+	// The action and its record commit together.
+	gone := false
+	err = s.cfg.St.Tx(r.Context(), func(tx *store.Tx) error {
+		if err := fn(tx, id); err != nil {
+			gone = true
+			return err
+		}
+		return account.RecordChangeTx(r.Context(), tx, actor(sess), 0, fmt.Sprintf("envoi %d", id), action, "", "")
+	})
+	if gone {
 		redirectFlash(w, r, "/admin/file", "Cet envoi n'est plus dans la file.")
 		return
 	}
-	err = s.cfg.St.Tx(r.Context(), func(tx *store.Tx) error {
-		return account.RecordChangeTx(r.Context(), tx, actor(sess), 0, fmt.Sprintf("envoi %d", id), action, "", "")
-	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -211,12 +217,12 @@ func (s *Server) opQueueAct(w http.ResponseWriter, r *http.Request, sess *Sessio
 }
 
 func (s *Server) opQueueRetry(w http.ResponseWriter, r *http.Request, sess *Session) {
-	s.opQueueAct(w, r, sess, "queue_retry", func(id int64) error { return queue.RetryNow(r.Context(), s.cfg.St, id) },
+	s.opQueueAct(w, r, sess, "queue_retry", func(tx *store.Tx, id int64) error { return queue.RetryNowTx(r.Context(), tx, id) },
 		"L'envoi sera tenté de nouveau tout de suite.")
 }
 
 func (s *Server) opQueueDrop(w http.ResponseWriter, r *http.Request, sess *Session) {
-	s.opQueueAct(w, r, sess, "queue_drop", func(id int64) error { return queue.Drop(r.Context(), s.cfg.St, id) },
+	s.opQueueAct(w, r, sess, "queue_drop", func(tx *store.Tx, id int64) error { return queue.DropTx(r.Context(), tx, id) },
 		"L'envoi a été supprimé de la file.")
 }
 

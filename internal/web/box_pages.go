@@ -218,6 +218,10 @@ func journalAction(action string) string {
 		return "Ajout d’un compte de connexion"
 	case account.JournalMemberRemove:
 		return "Retrait d’un compte de connexion"
+	case account.JournalCopy:
+		return "Copie"
+	case account.JournalAppend:
+		return "Dépôt"
 	}
 	return action
 }

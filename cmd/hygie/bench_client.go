@@ -22,6 +22,9 @@ type benchClient struct {
 	maker *messageMaker
 	// tag makes Message-IDs unique across runs and connections.
 	tag string
+	// conn is the session's number; from its sender.
+	conn int
+	from string
 }
 
 // dialBench connects, secures the session as o asks and authenticates.
@@ -60,16 +63,21 @@ func dialBench(o *smtpBenchOptions, conn int) (*benchClient, error) {
 		}
 		return nil, fmt.Errorf("EHLO: %w", err)
 	}
-	if o.user != "" {
-		if err := c.Auth(sasl.NewPlainClient("", o.user, o.password)); err != nil {
+	from := o.from
+	if len(o.users) > 0 {
+		user := o.users[conn%len(o.users)]
+		if from == "" {
+			from = user
+		}
+		if err := c.Auth(sasl.NewPlainClient("", user, o.password)); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("AUTH PLAIN: %w", err)
 		}
 	}
 	var r [4]byte
 	rand.Read(r[:])
-	return &benchClient{o: o, c: c, maker: newMessageMaker(o.from, o.to, o.size),
-		tag: fmt.Sprintf("%s-%d", hex.EncodeToString(r[:]), conn)}, nil
+	return &benchClient{o: o, c: c, maker: newMessageMaker(from, o.tos[conn%len(o.tos)], o.size),
+		tag: fmt.Sprintf("%s-%d", hex.EncodeToString(r[:]), conn), conn: conn, from: from}, nil
 }
 
 // send submits message number i and returns how long the server took to
@@ -77,12 +85,14 @@ func dialBench(o *smtpBenchOptions, conn int) (*benchClient, error) {
 // other error means the connection is lost.
 func (b *benchClient) send(i int) (time.Duration, error) {
 	msgID := fmt.Sprintf("<bench-%s-%d@bench.hygie.localhost>", b.tag, i)
+	to := b.o.tos[(b.conn+i)%len(b.o.tos)]
+	b.maker.to = to
 	data := b.maker.make(msgID, fmt.Sprintf("hygie bench %s message %d", b.tag, i), time.Now())
 	start := time.Now()
-	if err := b.c.Mail(b.o.from, &smtp.MailOptions{Size: int64(len(data))}); err != nil {
+	if err := b.c.Mail(b.from, &smtp.MailOptions{Size: int64(len(data))}); err != nil {
 		return 0, err
 	}
-	if err := b.c.Rcpt(b.o.to, nil); err != nil {
+	if err := b.c.Rcpt(to, nil); err != nil {
 		b.c.Reset()
 		return 0, err
 	}

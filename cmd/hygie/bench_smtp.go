@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,21 @@ type smtpBenchOptions struct {
 	user, password, from, to        string
 	size, conns, messages, runs     int
 	pid                             int
+	// users and tos are --user and --to split at commas: session i logs
+	// in as users[i%len(users)] and its k-th message goes to
+	// tos[(i+k)%len(tos)].
+	users, tos []string
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func newBenchSMTP() *cobra.Command {
@@ -32,6 +48,11 @@ each session sends its share one after the other in the same SMTP session
 (MAIL, RCPT, DATA, repeated). A message counts once the server answered 250
 to its DATA, that is once it is durably stored. Every message is a valid
 RFC 5322 text/plain message of exactly --size bytes with a unique Message-ID.
+
+--user and --to take comma-separated lists (one --password for all), to
+spread the load over many mailboxes like real traffic: session i logs in as
+user i (modulo the list's length) and sends its k-th message to recipient
+i+k (modulo). Without --from each session sends as its own user.
 
 With --pid (the server's process id, on the same machine) it also reports
 the server's CPU time per message (utime+stime of /proc/PID/stat, read
@@ -51,16 +72,14 @@ It prints one row per run and a summary line with the median msg/s, and
 exits non-zero when any message was not accepted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.from == "" {
-				o.from = o.user
-			}
 			if o.to == "" {
 				o.to = o.user
 			}
+			o.users, o.tos = splitList(o.user), splitList(o.to)
 			if o.implicitTLS {
 				o.starttls = false
 			}
-			if o.to == "" || o.from == "" {
+			if len(o.tos) == 0 || (o.from == "" && len(o.users) == 0) {
 				return fmt.Errorf("--to and --from are needed without --user")
 			}
 			if o.conns < 1 || o.messages < 1 || o.runs < 1 || o.size < 1 {
@@ -74,10 +93,10 @@ exits non-zero when any message was not accepted.`,
 	f.BoolVar(&o.starttls, "starttls", true, "upgrade the session with STARTTLS")
 	f.BoolVar(&o.implicitTLS, "implicit-tls", false, "connect with TLS from the start (the submissions port, e.g. 127.0.0.1:5465)")
 	f.BoolVar(&o.insecure, "insecure", false, "do not verify the server certificate (self-signed)")
-	f.StringVar(&o.user, "user", "", "login for AUTH PLAIN")
+	f.StringVar(&o.user, "user", "", "login for AUTH PLAIN; a comma-separated list spreads the sessions over several users")
 	f.StringVar(&o.password, "password", "", "password for AUTH PLAIN")
 	f.StringVar(&o.from, "from", "", "envelope and header sender (default: --user)")
-	f.StringVar(&o.to, "to", "", "recipient (default: --user)")
+	f.StringVar(&o.to, "to", "", "recipient (default: --user); a comma-separated list spreads the messages over several recipients")
 	f.IntVar(&o.size, "size", 4096, "bytes per message, e.g. 4096 or 102400")
 	f.IntVar(&o.conns, "conns", 10, "concurrent SMTP sessions")
 	f.IntVar(&o.messages, "messages", 3000, "messages per run, in total over all sessions")
@@ -111,7 +130,7 @@ func runSMTPBench(out io.Writer, o *smtpBenchOptions) error {
 		mode = "plain text"
 	}
 	fmt.Fprintf(out, "hygie bench smtp: %s (%s), %d-byte messages, %d conns, %d runs of %d messages, %s → %s\n\n",
-		o.addr, mode, o.size, o.conns, o.runs, o.messages, o.from, o.to)
+		o.addr, mode, o.size, o.conns, o.runs, o.messages, benchParty(o.from, o.users), benchParty("", o.tos))
 	var results []runResult
 	for i := 0; i < o.runs; i++ {
 		r, err := benchRun(o)
@@ -291,4 +310,17 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// benchParty describes the senders or recipients of a run for its title.
+func benchParty(fixed string, list []string) string {
+	switch {
+	case fixed != "":
+		return fixed
+	case len(list) == 1:
+		return list[0]
+	case len(list) == 0:
+		return "(none)"
+	}
+	return fmt.Sprintf("%d addresses (%s…%s)", len(list), list[0], list[len(list)-1])
 }

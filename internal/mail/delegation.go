@@ -61,7 +61,8 @@ func DelegationCopies(ctx context.Context, tx *store.Tx, d *Delivery) error {
 			if err != nil {
 				return fmt.Errorf("delegation copy for %s: %w", del.Login, err)
 			}
-			if err := appendTo(ctx, tx, del.ID, mailbox.Inbox, id, nil, d.Now); err != nil {
+			// Filed with the delivery's own entries, in mailbox order.
+			if err := d.fileLater(ctx, tx, del.ID, mailbox.Inbox, id, nil); err != nil {
 				return fmt.Errorf("delegation copy for %s: %w", del.Login, err)
 			}
 		}

@@ -69,10 +69,11 @@ type Pipeline struct {
 	Wake func()
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Effects run inside every delivery transaction, after the message and
-	// its entries are written, to record side effects as jobs (delegation
-	// copies, auto-replies, notifications…): they commit with the delivery
-	// or not at all.
+	// Effects run inside every delivery transaction, after the message is
+	// written but before its entries are (so that the folders' UID locks
+	// are held briefly, see store), to record side effects as jobs
+	// (delegation copies, auto-replies, notifications…): they commit with
+	// the delivery or not at all. They must not rely on the entries.
 	Effects []Effect
 	// OnOpened carries out what a first opening causes (see Opened).
 	OnOpened func(ctx context.Context, reader *account.Account, messageID int64) error
@@ -99,6 +100,8 @@ type Delivery struct {
 	// Queued is set by an effect that enqueued a job, so that the workers
 	// are woken after the commit.
 	Queued bool
+	// pending are the entries filed when the delivery ends (fileAll).
+	pending []pendingEntry
 }
 
 // Delivered is the outcome of a delivery.
@@ -223,19 +226,31 @@ func (p *Pipeline) prepare(env Envelope, data []byte, now time.Time) (*prepared,
 	return m, nil
 }
 
-// store writes a prepared message, its entries, its jobs and its trace in tx.
+// store writes a prepared message, its jobs, its trace and its entries in
+// tx.
+//
+// Filing a message into a folder takes the folder's row lock (the UIDNEXT
+// counter, see mailbox.Append) until the commit: UIDs must be ascending in
+// commit order (RFC 9051 §2.3.1.1), so deliveries to the same folder are
+// serialised on that lock. To keep the lock held as briefly as possible,
+// everything else is written first (message, remote jobs, effects, box
+// journal, audit record) and the entries last; the effects do not need the
+// entries to exist (they read the message, accounts and settings). The
+// folders are locked in ascending mailbox id so that two concurrent
+// deliveries never wait for each other in a cycle (PostgreSQL deadlock).
 func (p *Pipeline) store(ctx context.Context, tx *store.Tx, env Envelope, m *prepared, now time.Time) (Delivered, error) {
 	id, err := mailbox.InsertMessage(ctx, tx, mailbox.Message{MessageID: m.msgID, Sender: env.From, Subject: m.header.Subject, Body: m.body}, now)
 	if err != nil {
 		return Delivered{}, err
 	}
+	d := &Delivery{Envelope: env, ID: id, Header: m.header, MessageID: m.msgID, Local: m.local, Now: now}
 	for _, a := range m.local {
-		if err := appendTo(ctx, tx, a.ID, mailbox.Inbox, id, nil, now); err != nil {
+		if err := d.fileLater(ctx, tx, a.ID, mailbox.Inbox, id, nil); err != nil {
 			return Delivered{}, err
 		}
 	}
 	if env.Identity != nil && (env.Source == SourceSubmission || env.Source == SourceWeb) {
-		if err := appendTo(ctx, tx, env.Identity.ID, mailbox.Sent, id, []string{`\Seen`}, now); err != nil {
+		if err := d.fileLater(ctx, tx, env.Identity.ID, mailbox.Sent, id, []string{`\Seen`}); err != nil {
 			return Delivered{}, err
 		}
 		if env.Identity.IsBox() && env.User != nil {
@@ -258,15 +273,12 @@ func (p *Pipeline) store(ctx context.Context, tx *store.Tx, env Envelope, m *pre
 		}
 	}
 	queued := len(m.domains) > 0
-	if len(p.Effects) > 0 {
-		d := &Delivery{Envelope: env, ID: id, Header: m.header, MessageID: m.msgID, Local: m.local, Now: now}
-		for _, fx := range p.Effects {
-			if err := fx(ctx, tx, d); err != nil {
-				return Delivered{}, err
-			}
+	for _, fx := range p.Effects {
+		if err := fx(ctx, tx, d); err != nil {
+			return Delivered{}, err
 		}
-		queued = queued || d.Queued
 	}
+	queued = queued || d.Queued
 	if queued && p.Wake != nil {
 		tx.AfterCommit(p.Wake)
 	}
@@ -284,7 +296,42 @@ func (p *Pipeline) store(ctx context.Context, tx *store.Tx, env Envelope, m *pre
 	if err != nil {
 		return Delivered{}, err
 	}
+	if err := d.fileAll(ctx, tx); err != nil {
+		return Delivered{}, err
+	}
 	return Delivered{ID: id, MessageID: m.msgID}, nil
+}
+
+// pendingEntry is a message to file into a folder at the end of a delivery.
+type pendingEntry struct {
+	mailbox, message int64
+	flags            []string
+}
+
+// fileLater resolves an account's folder by name and records that message
+// id goes into it when the delivery ends (fileAll): the folder's lock is
+// not taken yet.
+func (d *Delivery) fileLater(ctx context.Context, tx *store.Tx, accountID int64, folder string, id int64, flags []string) error {
+	mb, err := mailbox.ID(ctx, tx, accountID, folder)
+	if err != nil {
+		return fmt.Errorf("folder %s of account %d: %w", folder, accountID, err)
+	}
+	d.pending = append(d.pending, pendingEntry{mailbox: mb, message: id, flags: flags})
+	return nil
+}
+
+// fileAll appends the pending entries in ascending mailbox id (then in the
+// order they were recorded), taking each folder's UID lock in a global
+// order.
+func (d *Delivery) fileAll(ctx context.Context, tx *store.Tx) error {
+	sort.SliceStable(d.pending, func(i, j int) bool { return d.pending[i].mailbox < d.pending[j].mailbox })
+	for _, e := range d.pending {
+		if _, err := mailbox.Append(ctx, tx, e.mailbox, e.message, e.flags, d.Now); err != nil {
+			return err
+		}
+	}
+	d.pending = nil
+	return nil
 }
 
 func (p *Pipeline) traceAddress(env Envelope) string {
@@ -308,16 +355,6 @@ func countLocal(ds []Destination) int {
 		}
 	}
 	return n
-}
-
-// appendTo files message id into an account's folder by name.
-func appendTo(ctx context.Context, tx *store.Tx, accountID int64, folder string, id int64, flags []string, now time.Time) error {
-	mb, err := mailbox.ID(ctx, tx, accountID, folder)
-	if err != nil {
-		return fmt.Errorf("folder %s of account %d: %w", folder, accountID, err)
-	}
-	_, err = mailbox.Append(ctx, tx, mb, id, flags, now)
-	return err
 }
 
 // writeReceived writes the trace field of RFC 5321 §4.4.

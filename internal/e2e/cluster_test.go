@@ -99,6 +99,7 @@ func TestCluster(t *testing.T) {
 
 	t.Run("web session on every node", func(t *testing.T) { clusterWebSession(t, nodes) })
 	t.Run("IDLE across nodes", func(t *testing.T) { clusterIdle(t, nodes[0], nodes[1], db) })
+	t.Run("login throttle shared by the nodes", func(t *testing.T) { clusterThrottle(t, nodes) })
 
 	ids := make([]string, clusterTotal)
 	for i := range ids {
@@ -234,6 +235,43 @@ func clusterWebSession(t *testing.T, nodes []*node) {
 		if resp.StatusCode == http.StatusOK && strings.Contains(string(body), `name="password"`) {
 			t.Errorf("node %d shows the login form to a logged-in person", i+1)
 		}
+	}
+}
+
+// clusterThrottle guesses carol's IMAP password on the three nodes in turn:
+// the nodes share one count of failures, so the 10th failure (the limit of
+// the IMAP throttle, 10 per login and IP) locks her out on every node, not
+// after 30 guesses; bob, on the same IP, is not affected.
+func clusterThrottle(t *testing.T, nodes []*node) {
+	const carol = "carol.petit@hygie.localhost"
+	nodes[0].mustHygie("", "admin", "account", "create", "--structure", testStructure, "--type", "PER",
+		"--address", carol, "--first", "Carol", "--last", "Petit")
+	nodes[0].mustHygie(testPassword+"\n", "admin", "account", "password", carol)
+	login := func(n *node, user, password string) error {
+		c, err := imapclient.DialStartTLS(n.addr["imap"], &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.Login(user, password).Wait()
+	}
+	if err := login(nodes[2], carol, testPassword); err != nil {
+		t.Fatalf("carol's first login: %v", err)
+	}
+	for i := 0; i < 10; i++ {
+		err := login(nodes[i%3], carol, fmt.Sprintf("guess-%d", i))
+		if err == nil || strings.Contains(err.Error(), "Too many") {
+			t.Fatalf("guess %d on node %d: %v; want an authentication failure", i+1, i%3+1, err)
+		}
+	}
+	for i, n := range nodes {
+		err := login(n, carol, testPassword)
+		if err == nil || !strings.Contains(err.Error(), "Too many") {
+			t.Errorf("node %d after 10 failures spread over the nodes: %v; want throttled", i+1, err)
+		}
+	}
+	if err := login(nodes[1], bob, testPassword); err != nil {
+		t.Errorf("bob is locked out with carol: %v", err)
 	}
 }
 

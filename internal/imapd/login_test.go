@@ -1,14 +1,18 @@
 package imapd_test
 
 import (
+	"errors"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 
 	"github.com/hygie-sante/hygie/internal/audit"
+	"github.com/hygie-sante/hygie/internal/auth"
+	"github.com/hygie-sante/hygie/internal/imapd"
 	"github.com/hygie-sante/hygie/internal/store/storetest"
 )
 
@@ -190,4 +194,46 @@ func hasAttr(attrs []imap.MailboxAttr, a imap.MailboxAttr) bool {
 		}
 	}
 	return false
+}
+
+// TestLoginThrottled: wrong passwords for one login from one IP are counted
+// (in the store, shared by the nodes); at the limit even the right password
+// is refused with [UNAVAILABLE], audited as throttled, while another login
+// is not affected.
+func TestLoginThrottled(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn, func(c *imapd.Config) {
+			c.Throttle = auth.NewSharedThrottle(c.St, "imap", 3, time.Minute, nil)
+		})
+		c, err := imapclient.DialStartTLS(e.addr, &imapclient.Options{TLSConfig: e.client})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for i := range 3 {
+			err := c.Login(e.doc.Login, "guess").Wait()
+			var ie *imap.Error
+			if !errors.As(err, &ie) || ie.Code != imap.ResponseCodeAuthenticationFailed {
+				t.Fatalf("guess %d: %v; want NO [AUTHENTICATIONFAILED]", i+1, err)
+			}
+		}
+		err = c.Login(e.doc.Login, password).Wait()
+		var ie *imap.Error
+		if !errors.As(err, &ie) || ie.Code != imap.ResponseCodeUnavailable {
+			t.Fatalf("right password after 3 failures: %v; want NO [UNAVAILABLE]", err)
+		}
+		if _, err := c.Select("INBOX", nil).Wait(); err == nil {
+			t.Fatal("SELECT after a throttled login")
+		}
+		if err := c.Login(e.sec.Login, password).Wait(); err != nil {
+			t.Fatalf("another login: %v", err)
+		}
+		recs, err := audit.List(e.ctx, e.st, audit.Filter{Kind: audit.KindLogin, Address: e.doc.Login, Result: "throttled"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 1 || recs[0].Protocol != "imap" {
+			t.Fatalf("throttled attempts audited as %+v", recs)
+		}
+	})
 }

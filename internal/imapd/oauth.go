@@ -59,14 +59,14 @@ func (s *session) tokenLogin(mech, user, token string) error {
 	}
 	key := strings.ToLower(user) + "|" + s.remoteIP
 	th := s.srv.cfg.Throttle
-	if th != nil && !th.Allow(key) {
+	if th != nil && !th.Allow(s.ctx, key) {
 		s.audit(user, "throttled", mech)
 		return no(imap.ResponseCodeUnavailable, "Too many failed logins, try again later")
 	}
 	acc, err := s.srv.cfg.Accounts.AuthenticateToken(s.ctx, s.srv.cfg.Tokens, user, token)
 	if err != nil {
 		if th != nil {
-			th.Fail(key)
+			th.Fail(s.ctx, key)
 		}
 		detail := mech + ": " + err.Error()
 		if !errors.Is(err, account.ErrBadLogin) {
@@ -77,7 +77,7 @@ func (s *session) tokenLogin(mech, user, token string) error {
 		return imapserver.ErrAuthFailed
 	}
 	if th != nil {
-		th.Succeed(key)
+		th.Succeed(s.ctx, key)
 	}
 	if !s.audit(acc.Login, "ok", mech) {
 		// No trace, no access.

@@ -51,7 +51,8 @@ type Config struct {
 	// Tokens validates the access tokens of AUTHENTICATE XOAUTH2 and
 	// OAUTHBEARER (RFC 7628); nil: the mechanisms are not offered.
 	Tokens account.TokenValidator
-	// Throttle slows down repeated failed token logins; nil disables it.
+	// Throttle slows down repeated failed logins (password and token); nil
+	// disables it.
 	Throttle Throttler
 	// BoxAction, when set, is told inside the transaction of the change of
 	// what a member did in a folder of a box (STORE adding \Deleted,
@@ -63,9 +64,9 @@ type Config struct {
 
 // Throttler decides whether a login attempt may proceed (auth.Throttle).
 type Throttler interface {
-	Allow(key string) bool
-	Fail(key string)
-	Succeed(key string)
+	Allow(ctx context.Context, key string) bool
+	Fail(ctx context.Context, key string)
+	Succeed(ctx context.Context, key string)
 }
 
 // Server is an IMAP server.

@@ -3,6 +3,7 @@ package imapd
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -44,10 +45,17 @@ func (s *session) login() string {
 
 // Login authenticates with the account's address and password (RFC 9051
 // §6.2.3; AUTHENTICATE PLAIN ends here too). imapserver refuses both before
-// TLS. Every attempt is recorded in the audit trail (SPEC §4).
+// TLS. Every attempt is recorded in the audit trail (SPEC §4); failures are
+// throttled per login and IP.
 func (s *session) Login(username, password string) error {
 	if len(username) > 320 {
 		username = username[:320]
+	}
+	key := strings.ToLower(username) + "|" + s.remoteIP
+	th := s.srv.cfg.Throttle
+	if th != nil && !th.Allow(s.ctx, key) {
+		s.audit(username, "throttled", "")
+		return no(imap.ResponseCodeUnavailable, "Too many failed logins, try again later")
 	}
 	acc, err := s.srv.cfg.Accounts.Authenticate(s.ctx, username, password)
 	if err != nil {
@@ -55,16 +63,18 @@ func (s *session) Login(username, password string) error {
 		if !errors.Is(err, account.ErrBadLogin) {
 			s.srv.log.Error("imap login", "user", username, "ip", s.remoteIP, "err", err)
 			detail = "internal error"
+		} else if th != nil {
+			th.Fail(s.ctx, key)
 		}
-		if aerr := s.srv.cfg.Audit.Login(s.ctx, "imap", username, s.remoteIP, "failed", detail); aerr != nil {
-			s.srv.log.Error("imap login: audit", "user", username, "ip", s.remoteIP, "err", aerr)
-		}
+		s.audit(username, "failed", detail)
 		return imapserver.ErrAuthFailed
 	}
-	if err := s.srv.cfg.Audit.Login(s.ctx, "imap", acc.Login, s.remoteIP, "ok", ""); err != nil {
+	if !s.audit(acc.Login, "ok", "") {
 		// No trace, no access.
-		s.srv.log.Error("imap login: audit", "user", acc.Login, "ip", s.remoteIP, "err", err)
 		return no(imap.ResponseCodeUnavailable, "Login temporarily unavailable")
+	}
+	if th != nil {
+		th.Succeed(s.ctx, key)
 	}
 	s.user = acc
 	s.srv.log.Info("imap login", "user", acc.Login, "ip", s.remoteIP)

@@ -34,9 +34,9 @@ func init() {
 
 // Throttler decides whether a bind attempt may proceed (auth.Throttle).
 type Throttler interface {
-	Allow(key string) bool
-	Fail(key string)
-	Succeed(key string)
+	Allow(ctx context.Context, key string) bool
+	Fail(ctx context.Context, key string)
+	Succeed(ctx context.Context, key string)
 }
 
 // Config is what an LDAP server needs.
@@ -280,7 +280,7 @@ func (s *Server) handleBind(w ldapserver.ResponseWriter, m *ldapserver.Message) 
 	}
 	key := strings.ToLower(login) + "|" + sess.remoteIP
 	th := s.cfg.Throttle
-	if th != nil && !th.Allow(key) {
+	if th != nil && !th.Allow(s.ctx, key) {
 		s.audit(login, sess.remoteIP, "throttled", "")
 		res.SetResultCode(ldapserver.LDAPResultUnwillingToPerform)
 		res.SetDiagnosticMessage("too many failed binds, try again later")
@@ -294,7 +294,7 @@ func (s *Server) handleBind(w ldapserver.ResponseWriter, m *ldapserver.Message) 
 			s.cfg.Log.Error("ldap bind", "user", login, "ip", sess.remoteIP, "err", err)
 			detail = "internal error"
 		} else if th != nil {
-			th.Fail(key)
+			th.Fail(s.ctx, key)
 		}
 		s.audit(login, sess.remoteIP, "failed", detail)
 		res.SetResultCode(ldapserver.LDAPResultInvalidCredentials)
@@ -302,7 +302,7 @@ func (s *Server) handleBind(w ldapserver.ResponseWriter, m *ldapserver.Message) 
 		return
 	}
 	if th != nil {
-		th.Succeed(key)
+		th.Succeed(s.ctx, key)
 	}
 	if !s.audit(acc.Login, sess.remoteIP, "ok", "") {
 		// No trace, no access.

@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"time"
 
 	"github.com/hygie-sante/hygie/internal/account"
-	"github.com/hygie-sante/hygie/internal/auth"
 	"github.com/hygie-sante/hygie/internal/imapd"
 	"github.com/hygie-sante/hygie/internal/store"
 )
@@ -28,7 +26,7 @@ func (n *Node) imapListeners(tlsCfg *tls.Config) []imapListener {
 	}
 	srv := imapd.New(imapd.Config{Accounts: n.Accounts, St: n.St, Audit: n.Audit, TLS: tlsCfg, Log: n.Log,
 		MaxMessageSize: uint32(min(n.Cfg.SMTP.MaxMessageSize, 1<<31)), Opened: n.imapOpened,
-		Tokens: n.Tokens, Throttle: auth.NewThrottle(10, 15*time.Minute),
+		Tokens: n.Tokens, Throttle: n.loginThrottle("imap"),
 		BoxAction: func(ctx context.Context, tx *store.Tx, box, member *account.Account, action, detail string) error {
 			return account.RecordBoxActionTx(ctx, tx, box.ID, member, action, detail)
 		}})

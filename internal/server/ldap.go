@@ -4,9 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"time"
 
-	"github.com/hygie-sante/hygie/internal/auth"
 	"github.com/hygie-sante/hygie/internal/ldapd"
 )
 
@@ -19,7 +17,7 @@ func (n *Node) ldapListeners(tlsCfg *tls.Config) ([]imapListener, error) {
 		return nil, nil
 	}
 	cfg := ldapd.Config{Accounts: n.Accounts, St: n.St, Audit: n.Audit, TLS: tlsCfg, BaseDN: n.Cfg.LDAPBaseDN, Log: n.Log,
-		Throttle: auth.NewThrottle(10, 15*time.Minute)}
+		Throttle: n.loginThrottle("ldap")}
 	plain, err := ldapd.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("ldap_base_dn: %w", err)

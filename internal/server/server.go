@@ -116,7 +116,7 @@ func (n *Node) Start(ctx context.Context) error {
 	smtpCfg := smtpd.Config{
 		Hostname: cfg.Hostname, TLS: tlsCfg, MaxMessageSize: cfg.SMTP.MaxMessageSize, MaxRecipients: cfg.SMTP.MaxRecipients,
 		Accounts: n.Accounts, Router: n.Router, Pipeline: n.Pipeline, Audit: n.Audit, Log: n.Log,
-		Peers: peerChecker{n.Trust}, Throttle: auth.NewThrottle(10, 15*time.Minute), Tokens: n.Tokens,
+		Peers: peerChecker{n.Trust}, Throttle: n.loginThrottle("smtp"), Tokens: n.Tokens,
 	}
 	type listener struct {
 		name, addr string
@@ -292,4 +292,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	n.Wait()
 	return nil
+}
+
+// loginThrottle returns the failed-login throttle of a protocol: 10 failures
+// per key (login and IP) in 15 minutes, counted in the store so that every
+// node of a cluster shares the count.
+func (n *Node) loginThrottle(scope string) *auth.Throttle {
+	return auth.NewSharedThrottle(n.St, scope, 10, 15*time.Minute, n.Log)
 }

@@ -44,14 +44,14 @@ func (s *submissionSession) tokenLogin(mech, user, token string) error {
 	}
 	ip := remoteIP(s.conn)
 	key := strings.ToLower(user) + "|" + ip
-	if s.cfg.Throttle != nil && !s.cfg.Throttle.Allow(key) {
+	if s.cfg.Throttle != nil && !s.cfg.Throttle.Allow(ctx, key) {
 		s.audit(user, ip, "throttled", mech)
 		return errThrottled
 	}
 	a, err := s.cfg.Accounts.AuthenticateToken(ctx, s.cfg.Tokens, user, token)
 	if err != nil {
 		if s.cfg.Throttle != nil {
-			s.cfg.Throttle.Fail(key)
+			s.cfg.Throttle.Fail(ctx, key)
 		}
 		if !errors.Is(err, account.ErrBadLogin) {
 			s.audit(user, ip, "failed", mech+": internal error")
@@ -61,7 +61,7 @@ func (s *submissionSession) tokenLogin(mech, user, token string) error {
 		return errBadAuth
 	}
 	if s.cfg.Throttle != nil {
-		s.cfg.Throttle.Succeed(key)
+		s.cfg.Throttle.Succeed(ctx, key)
 	}
 	s.audit(a.Login, ip, "ok", mech)
 	s.user = a

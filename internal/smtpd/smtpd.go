@@ -52,9 +52,9 @@ type Config struct {
 
 // Throttler decides whether a login attempt may proceed.
 type Throttler interface {
-	Allow(key string) bool
-	Fail(key string)
-	Succeed(key string)
+	Allow(ctx context.Context, key string) bool
+	Fail(ctx context.Context, key string)
+	Succeed(ctx context.Context, key string)
 }
 
 // NewSubmission returns the submission server (RFC 6409): AUTH is required

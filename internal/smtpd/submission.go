@@ -64,14 +64,14 @@ func (s *submissionSession) login(username, password string) error {
 	defer cancel()
 	ip := remoteIP(s.conn)
 	key := strings.ToLower(username) + "|" + ip
-	if s.cfg.Throttle != nil && !s.cfg.Throttle.Allow(key) {
+	if s.cfg.Throttle != nil && !s.cfg.Throttle.Allow(ctx, key) {
 		s.cfg.Audit.Login(ctx, "smtp", username, ip, "throttled", "")
 		return errThrottled
 	}
 	a, err := s.cfg.Accounts.Authenticate(ctx, username, password)
 	if err != nil {
 		if s.cfg.Throttle != nil {
-			s.cfg.Throttle.Fail(key)
+			s.cfg.Throttle.Fail(ctx, key)
 		}
 		s.cfg.Audit.Login(ctx, "smtp", username, ip, "failed", err.Error())
 		if errors.Is(err, account.ErrBadLogin) {
@@ -80,7 +80,7 @@ func (s *submissionSession) login(username, password string) error {
 		return toSMTP(err, s.cfg.Log)
 	}
 	if s.cfg.Throttle != nil {
-		s.cfg.Throttle.Succeed(key)
+		s.cfg.Throttle.Succeed(ctx, key)
 	}
 	s.cfg.Audit.Login(ctx, "smtp", a.Login, ip, "ok", "")
 	s.user = a

@@ -35,7 +35,7 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keyAddr, keyIP := "web|"+strings.ToLower(login), "web-ip|"+ip
-	if !s.throttle.Allow(keyAddr) || !s.throttle.Allow(keyIP) {
+	if !s.throttle.Allow(r.Context(), keyAddr) || !s.throttle.Allow(r.Context(), keyIP) {
 		s.cfg.Audit.Login(r.Context(), "web", login, ip, "throttled", "")
 		fail(http.StatusTooManyRequests, "Trop de tentatives de connexion. Réessayez dans quelques minutes.")
 		return
@@ -46,13 +46,13 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		s.throttle.Fail(keyAddr)
-		s.throttle.Fail(keyIP)
+		s.throttle.Fail(r.Context(), keyAddr)
+		s.throttle.Fail(r.Context(), keyIP)
 		s.cfg.Audit.Login(r.Context(), "web", login, ip, "failed", err.Error())
 		fail(http.StatusUnauthorized, "Adresse ou mot de passe incorrect.")
 		return
 	}
-	s.throttle.Succeed(keyAddr)
+	s.throttle.Succeed(r.Context(), keyAddr)
 	s.cfg.Audit.Login(r.Context(), "web", a.Login, ip, "ok", "")
 	if err := s.startSession(r.Context(), w, r, a); err != nil {
 		s.fail(w, r, err)

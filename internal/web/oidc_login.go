@@ -414,7 +414,7 @@ func (s *Server) oidcAssociate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keyAddr, keyIP := "web|"+strings.ToLower(login), "web-ip|"+ip
-	if !s.throttle.Allow(keyAddr) || !s.throttle.Allow(keyIP) {
+	if !s.throttle.Allow(r.Context(), keyAddr) || !s.throttle.Allow(r.Context(), keyIP) {
 		s.cfg.Audit.Login(ctx, "web", login, ip, "throttled", "association")
 		s.renderAssociate(w, r, pi, http.StatusTooManyRequests, d, map[string]string{"": "Trop de tentatives de connexion. Réessayez dans quelques minutes."})
 		return
@@ -425,13 +425,13 @@ func (s *Server) oidcAssociate(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		s.throttle.Fail(keyAddr)
-		s.throttle.Fail(keyIP)
+		s.throttle.Fail(r.Context(), keyAddr)
+		s.throttle.Fail(r.Context(), keyIP)
 		s.cfg.Audit.Login(ctx, "web", login, ip, "failed", "association: "+err.Error())
 		s.renderAssociate(w, r, pi, http.StatusUnauthorized, d, map[string]string{"": "Adresse ou mot de passe incorrect."})
 		return
 	}
-	s.throttle.Succeed(keyAddr)
+	s.throttle.Succeed(r.Context(), keyAddr)
 	err = s.cfg.Accounts.Associate(ctx, a.ID, pi.Mode, pi.Identity.Subject)
 	if errors.Is(err, account.ErrDuplicate) {
 		s.renderAssociate(w, r, pi, http.StatusConflict, d, map[string]string{"": "Ce compte est déjà associé à une autre identité « " +

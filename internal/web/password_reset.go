@@ -68,12 +68,12 @@ func (s *Server) forgotSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := "forgot-ip|" + clientIP(r)
-	if !s.throttle.Allow(key) {
+	if !s.throttle.Allow(r.Context(), key) {
 		s.render(w, r, nil, "forgot", http.StatusTooManyRequests, &view{Title: "Mot de passe oublié ?", Data: forgotData{Login: login},
 			Errors: map[string]string{"": "Trop de demandes. Réessayez dans quelques minutes."}})
 		return
 	}
-	s.throttle.Fail(key) // each request counts
+	s.throttle.Fail(r.Context(), key) // each request counts
 	if a, err := s.cfg.Accounts.ByAddress(r.Context(), login); err == nil {
 		if _, err := s.sendReset(r.Context(), a); err != nil {
 			s.fail(w, r, err)

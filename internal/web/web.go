@@ -86,7 +86,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Log.With("service", "web"), mux: http.NewServeMux(), pages: p,
-		throttle: auth.NewThrottle(5, 15*time.Minute)}
+		throttle: auth.NewSharedThrottle(cfg.St, "web", 5, 15*time.Minute, cfg.Log)}
 	s.dev = newDeviceState(cfg)
 	s.routes()
 	return s, nil

@@ -62,9 +62,7 @@ func DelegationCopies(ctx context.Context, tx *store.Tx, d *Delivery) error {
 				return fmt.Errorf("delegation copy for %s: %w", del.Login, err)
 			}
 			// Filed with the delivery's own entries, in mailbox order.
-			if err := d.fileLater(ctx, tx, del.ID, mailbox.Inbox, id, nil); err != nil {
-				return fmt.Errorf("delegation copy for %s: %w", del.Login, err)
-			}
+			d.fileLater(del.ID, mailbox.Inbox, id, nil)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -245,14 +246,10 @@ func (p *Pipeline) store(ctx context.Context, tx *store.Tx, env Envelope, m *pre
 	}
 	d := &Delivery{Envelope: env, ID: id, Header: m.header, MessageID: m.msgID, Local: m.local, Now: now}
 	for _, a := range m.local {
-		if err := d.fileLater(ctx, tx, a.ID, mailbox.Inbox, id, nil); err != nil {
-			return Delivered{}, err
-		}
+		d.fileLater(a.ID, mailbox.Inbox, id, nil)
 	}
 	if env.Identity != nil && (env.Source == SourceSubmission || env.Source == SourceWeb) {
-		if err := d.fileLater(ctx, tx, env.Identity.ID, mailbox.Sent, id, []string{`\Seen`}); err != nil {
-			return Delivered{}, err
-		}
+		d.fileLater(env.Identity.ID, mailbox.Sent, id, []string{`\Seen`})
 		if env.Identity.IsBox() && env.User != nil {
 			// The box's journal says which member sent as the box, whatever
 			// the way (webmail, device API, SMTP submission).
@@ -304,31 +301,40 @@ func (p *Pipeline) store(ctx context.Context, tx *store.Tx, env Envelope, m *pre
 
 // pendingEntry is a message to file into a folder at the end of a delivery.
 type pendingEntry struct {
-	mailbox, message int64
-	flags            []string
+	folder  mailbox.FolderRef
+	message int64
+	flags   []string
 }
 
-// fileLater resolves an account's folder by name and records that message
-// id goes into it when the delivery ends (fileAll): the folder's lock is
-// not taken yet.
-func (d *Delivery) fileLater(ctx context.Context, tx *store.Tx, accountID int64, folder string, id int64, flags []string) error {
-	mb, err := mailbox.ID(ctx, tx, accountID, folder)
-	if err != nil {
-		return fmt.Errorf("folder %s of account %d: %w", folder, accountID, err)
-	}
-	d.pending = append(d.pending, pendingEntry{mailbox: mb, message: id, flags: flags})
-	return nil
+// fileLater records that message id goes into an account's folder when the
+// delivery ends (fileAll): the folder's lock is not taken yet.
+func (d *Delivery) fileLater(accountID int64, folder string, id int64, flags []string) {
+	d.pending = append(d.pending, pendingEntry{folder: mailbox.FolderRef{Account: accountID, Name: folder}, message: id, flags: flags})
 }
 
-// fileAll appends the pending entries in ascending mailbox id (then in the
-// order they were recorded), taking each folder's UID lock in a global
-// order.
+// fileAll resolves the pending entries' folders (one query) and appends the
+// entries in ascending mailbox id (then in the order they were recorded),
+// taking each folder's UID lock in a global order.
 func (d *Delivery) fileAll(ctx context.Context, tx *store.Tx) error {
-	sort.SliceStable(d.pending, func(i, j int) bool { return d.pending[i].mailbox < d.pending[j].mailbox })
-	for _, e := range d.pending {
-		if _, err := mailbox.Append(ctx, tx, e.mailbox, e.message, e.flags, d.Now); err != nil {
-			return err
+	refs := make([]mailbox.FolderRef, len(d.pending))
+	for i, e := range d.pending {
+		refs[i] = e.folder
+	}
+	ids, err := mailbox.IDs(ctx, tx, refs)
+	if err != nil {
+		return err
+	}
+	entries := make([]mailbox.Filing, len(d.pending))
+	for i, e := range d.pending {
+		mb, ok := ids[e.folder]
+		if !ok {
+			return fmt.Errorf("folder %s of account %d: %w", e.folder.Name, e.folder.Account, sql.ErrNoRows)
 		}
+		entries[i] = mailbox.Filing{Mailbox: mb, Message: e.message, Flags: e.flags}
+	}
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Mailbox < entries[j].Mailbox })
+	if _, err := mailbox.AppendAll(ctx, tx, entries, d.Now); err != nil {
+		return err
 	}
 	d.pending = nil
 	return nil

@@ -6,6 +6,7 @@ package mailbox
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +58,44 @@ func ID(ctx context.Context, q store.Querier, accountID int64, name string) (int
 	var id int64
 	err := q.QueryRow(ctx, `SELECT id FROM mailboxes WHERE account_id = ? AND name = ?`, accountID, name).Scan(&id)
 	return id, err
+}
+
+// FolderRef names an account's folder.
+type FolderRef struct {
+	Account int64
+	Name    string
+}
+
+// IDs returns the ids of the named folders, in one query; a folder that
+// does not exist is absent from the map.
+func IDs(ctx context.Context, q store.Querier, refs []FolderRef) (map[FolderRef]int64, error) {
+	out := make(map[FolderRef]int64, len(refs))
+	if len(refs) == 0 {
+		return out, nil
+	}
+	var where strings.Builder
+	args := make([]any, 0, 2*len(refs))
+	for i, r := range refs {
+		if i > 0 {
+			where.WriteString(" OR ")
+		}
+		where.WriteString("(account_id = ? AND name = ?)")
+		args = append(args, r.Account, r.Name)
+	}
+	rows, err := q.Query(ctx, `SELECT id, account_id, name FROM mailboxes WHERE `+where.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("folder ids: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var r FolderRef
+		if err := rows.Scan(&id, &r.Account, &r.Name); err != nil {
+			return nil, fmt.Errorf("folder ids: %w", err)
+		}
+		out[r] = id
+	}
+	return out, rows.Err()
 }
 
 // lastValidity is the last UIDVALIDITY handed out by this process.

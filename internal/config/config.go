@@ -122,7 +122,7 @@ type Queue struct {
 	MaxBackoff     Duration `toml:"max_backoff" doc:"longest retry delay (default 1h)"`
 	Workers        int      `toml:"workers" doc:"concurrent job workers (default 8)"`
 	PollInterval   Duration `toml:"poll_interval" doc:"how often idle workers look for due jobs (default 1s)"`
-	Lease          Duration `toml:"lease" doc:"how long a claimed job is reserved to its node; a job of a node that died runs again elsewhere after it (default 5m)"`
+	Lease          Duration `toml:"lease" doc:"how long a claimed job is reserved to its node; the node renews it every third of it while the job runs, and a job of a node that died runs again elsewhere once it ends (default 5m)"`
 }
 
 // OIDC configures the OpenID Connect login modes (SPEC §2, Identifiants de

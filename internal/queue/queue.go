@@ -24,6 +24,10 @@ type Job struct {
 	Attempts  int
 	LastError string
 	Created   time.Time
+
+	// leaseUntil is the lease end written by the Claim that returned the
+	// job (Unix ms): it identifies that claim when the lease is renewed.
+	leaseUntil int64
 }
 
 // Enqueue writes a job inside tx; it becomes visible to workers only when tx
@@ -75,6 +79,7 @@ func Claim(ctx context.Context, st *store.Store, n int, lease time.Duration) ([]
 				return err
 			}
 			j.Payload, j.RunAt, j.Created = json.RawMessage(payload), time.UnixMilli(runAt), time.Unix(created, 0)
+			j.leaseUntil = until
 			jobs = append(jobs, j)
 		}
 		return rows.Err()
@@ -83,6 +88,41 @@ func Claim(ctx context.Context, st *store.Store, n int, lease time.Duration) ([]
 		return nil, fmt.Errorf("claim jobs: %w", err)
 	}
 	return jobs, nil
+}
+
+// renewLeases extends to until the leases of held (job id → lease end of
+// the claim that holds it), in one transaction. A job whose lease end is no
+// longer the one held was settled (completed, rescheduled) or, its lease run
+// out, claimed again elsewhere: it is left alone and dropped from held.
+// held is updated to the new lease ends.
+func renewLeases(ctx context.Context, st *store.Store, held map[int64]int64, until int64) error {
+	lost := map[int64]bool{}
+	err := st.Tx(ctx, func(tx *store.Tx) error {
+		clear(lost)
+		for id, old := range held {
+			res, err := tx.Exec(ctx, `UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_until = ?`, until, id, old)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				lost[id] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("renew job leases: %w", err)
+	}
+	for id := range held {
+		if lost[id] {
+			delete(held, id)
+		} else {
+			held[id] = until
+		}
+	}
+	return nil
 }
 
 // Complete deletes a finished job, together with whatever fn writes (fn may

@@ -166,3 +166,90 @@ func TestRunnerRunsEachJobOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestRunnerRenewsLease: a job that takes several leases' time is not run
+// again by another runner (node) while its runner is alive, since that
+// runner renews the lease; once its runner stops renewing (as when a node
+// dies) another runner takes the job over after the lease.
+func TestRunnerRenewsLease(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		const lease = 300 * time.Millisecond
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var sts []*store.Store
+		for range 2 {
+			st, err := store.Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			sts = append(sts, st)
+		}
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		var runs [2]atomic.Int32
+		took := make(chan int, 8)
+		release := make(chan struct{})
+		// Runner 0 works 5 leases on a job then completes it, or gives it
+		// up unsettled when released; runner 1 completes at once.
+		handler := func(who int, hold time.Duration) queue.Handler {
+			return func(ctx context.Context, j queue.Job) error {
+				runs[who].Add(1)
+				took <- who
+				select {
+				case <-time.After(hold):
+				case <-release:
+					return nil
+				}
+				return queue.Complete(ctx, sts[who], j.ID, nil)
+			}
+		}
+		start := func(ctx context.Context, who int, hold time.Duration) *sync.WaitGroup {
+			r := &queue.Runner{St: sts[who], Workers: 2, Poll: 20 * time.Millisecond, Lease: lease, Log: log,
+				Handlers: map[string]queue.Handler{"test": handler(who, hold)}}
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() { defer wg.Done(); r.Run(ctx) }()
+			return &wg
+		}
+		waitEmpty := func() {
+			t.Helper()
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if left, _ := queue.List(ctx, sts[0], ""); len(left) == 0 {
+					return
+				}
+			}
+			t.Fatal("the queue did not empty")
+		}
+
+		enqueue(t, sts[0], 1, time.Now())
+		ctx0, stop0 := context.WithCancel(ctx)
+		wg0 := start(ctx0, 0, 5*lease)
+		if who := <-took; who != 0 {
+			t.Fatalf("runner %d took the job", who)
+		}
+		ctx1, stop1 := context.WithCancel(ctx)
+		wg1 := start(ctx1, 1, 0)
+		waitEmpty()
+		if runs[0].Load() != 1 || runs[1].Load() != 0 {
+			t.Fatalf("runs %d and %d while runner 0 renewed the lease; want 1 and 0", runs[0].Load(), runs[1].Load())
+		}
+		stop1()
+		wg1.Wait()
+
+		// Runner 0 holds a second job forever and stops renewing.
+		enqueue(t, sts[0], 1, time.Now())
+		if who := <-took; who != 0 {
+			t.Fatalf("runner %d took the second job", who)
+		}
+		stop0() // renewals stop; the handler keeps the job
+		wg1 = start(ctx, 1, 0)
+		waitEmpty()
+		if runs[1].Load() != 1 {
+			t.Fatalf("runner 1 ran %d jobs, want the abandoned one", runs[1].Load())
+		}
+		close(release)
+		wg0.Wait()
+		cancel()
+		wg1.Wait()
+	})
+}

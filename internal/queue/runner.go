@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -18,6 +19,12 @@ import (
 type Handler func(ctx context.Context, j Job) error
 
 // Runner claims due jobs and hands them to the handler of their kind.
+//
+// While a handler runs, the runner renews its job's lease every third of
+// Lease: a job that takes longer than Lease (a slow peer operator, a large
+// message) is not claimed again by another node meanwhile. Only a runner
+// that stops renewing (its node died or lost the database) lets the lease
+// run out, and the job run elsewhere.
 type Runner struct {
 	St       *store.Store
 	Handlers map[string]Handler
@@ -28,10 +35,14 @@ type Runner struct {
 
 	wake chan struct{}
 	once sync.Once
+
+	mu sync.Mutex
+	// held maps the jobs in flight to the lease end this runner holds.
+	held map[int64]int64
 }
 
 func (r *Runner) init() {
-	r.once.Do(func() { r.wake = make(chan struct{}, 1) })
+	r.once.Do(func() { r.wake = make(chan struct{}, 1); r.held = map[int64]int64{} })
 }
 
 // Wake makes the runner look for due jobs now (after a commit that added
@@ -53,6 +64,8 @@ func (r *Runner) Run(ctx context.Context) {
 	sem := make(chan struct{}, r.Workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Add(1)
+	go func() { defer wg.Done(); r.keepLeases(ctx) }()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -71,8 +84,18 @@ func (r *Runner) Run(ctx context.Context) {
 			for _, j := range jobs {
 				sem <- struct{}{}
 				wg.Add(1)
+				r.mu.Lock()
+				r.held[j.ID] = j.leaseUntil
+				r.mu.Unlock()
 				go func(j Job) {
-					defer func() { <-sem; wg.Done(); r.Wake() }()
+					defer func() {
+						r.mu.Lock()
+						delete(r.held, j.ID)
+						r.mu.Unlock()
+						<-sem
+						wg.Done()
+						r.Wake()
+					}()
 					r.handle(ctx, j)
 				}(j)
 			}
@@ -84,6 +107,46 @@ func (r *Runner) Run(ctx context.Context) {
 			}
 		}
 		timer.Reset(r.Poll)
+	}
+}
+
+// keepLeases renews the leases of the jobs in flight every third of the
+// lease until ctx ends (jobs still finishing during a shutdown keep at least
+// two thirds of their lease).
+func (r *Runner) keepLeases(ctx context.Context) {
+	t := time.NewTicker(r.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		r.mu.Lock()
+		snapshot := maps.Clone(r.held)
+		r.mu.Unlock()
+		if len(snapshot) == 0 {
+			continue
+		}
+		held := maps.Clone(snapshot)
+		if err := renewLeases(ctx, r.St, held, time.Now().Add(r.Lease).UnixMilli()); err != nil {
+			if ctx.Err() == nil {
+				r.Log.Warn("queue: lease renewal", "jobs", len(held), "err", err)
+			}
+			continue
+		}
+		r.mu.Lock()
+		for id, old := range snapshot {
+			if cur, ok := r.held[id]; !ok || cur != old {
+				continue // finished meanwhile
+			}
+			if until, ok := held[id]; ok {
+				r.held[id] = until
+			} else {
+				delete(r.held, id) // settled, or lost to another node
+			}
+		}
+		r.mu.Unlock()
 	}
 }
 

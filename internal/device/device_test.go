@@ -250,27 +250,79 @@ func TestCredentialsRevokeAndLastUse(t *testing.T) {
 	})
 }
 
+// limiter is what both device limiters offer.
+type limiter interface {
+	Allow(ctx context.Context, id int64) (bool, time.Duration, error)
+}
+
+// checkLimiter checks a burst of 3 and 2 requests a second, on a and b
+// (two nodes, or a itself), both on clk.
+func checkLimiter(t *testing.T, a, b limiter, clk *clock) {
+	t.Helper()
+	ctx := context.Background()
+	allow := func(l limiter, id int64) (bool, time.Duration) {
+		ok, wait, err := l.Allow(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok, wait
+	}
+	for i := range 3 {
+		l := a
+		if i == 1 {
+			l = b
+		}
+		if ok, _ := allow(l, 1); !ok {
+			t.Fatalf("request %d of the burst refused", i+1)
+		}
+	}
+	for _, l := range []limiter{a, b} {
+		ok, wait := allow(l, 1)
+		if ok || wait <= 0 || wait > time.Second {
+			t.Fatalf("over the burst: ok=%v wait=%v", ok, wait)
+		}
+	}
+	if ok, _ := allow(b, 2); !ok {
+		t.Fatal("another device is throttled too")
+	}
+	clk.Add(500 * time.Millisecond)
+	if ok, _ := allow(b, 1); !ok {
+		t.Fatal("refilled token refused")
+	}
+	if ok, _ := allow(a, 1); ok {
+		t.Fatal("second token after half a second")
+	}
+	clk.Add(10 * time.Second)
+	for i := range 3 {
+		if ok, _ := allow(a, 1); !ok {
+			t.Fatalf("request %d of a new burst refused", i+1)
+		}
+	}
+}
+
 func TestLimiter(t *testing.T) {
 	clk := &clock{t: time.Unix(1000, 0)}
 	l := device.NewLimiter(2, 3)
 	l.Now = clk.Now
-	for i := range 3 {
-		if ok, _ := l.Allow(1); !ok {
-			t.Fatalf("request %d of the burst refused", i+1)
+	checkLimiter(t, l, l, clk)
+}
+
+// TestSharedLimiter: two nodes' limiters on one database share each
+// device's bucket.
+func TestSharedLimiter(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		clk := &clock{t: time.Unix(1000, 0)}
+		var ls []limiter
+		for range 2 {
+			st, err := store.Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			l := device.NewSharedLimiter(st, 2, 3)
+			l.Now = clk.Now
+			ls = append(ls, l)
 		}
-	}
-	ok, wait := l.Allow(1)
-	if ok || wait <= 0 || wait > time.Second {
-		t.Fatalf("over the burst: ok=%v wait=%v", ok, wait)
-	}
-	if ok, _ := l.Allow(2); !ok {
-		t.Fatal("another device is throttled too")
-	}
-	clk.Add(500 * time.Millisecond)
-	if ok, _ := l.Allow(1); !ok {
-		t.Fatal("refilled token refused")
-	}
-	if ok, _ := l.Allow(1); ok {
-		t.Fatal("second token after half a second")
-	}
+		checkLimiter(t, ls[0], ls[1], clk)
+	})
 }

@@ -1,13 +1,14 @@
 package device
 
 import (
+	"context"
 	"sync"
 	"time"
 )
 
 // Limiter throttles the device API per device: a token bucket of Burst
-// requests refilled at Rate per second. It is per process; with several
-// nodes each keeps its own buckets.
+// requests refilled at Rate per second. It is per process, for one node (on
+// SQLite); SharedLimiter keeps the buckets in the database for a cluster.
 type Limiter struct {
 	Rate  float64
 	Burst float64
@@ -30,8 +31,8 @@ func NewLimiter(rate float64, burst int) *Limiter {
 }
 
 // Allow takes a token for device id; false means the request is refused
-// (HTTP 429) and wait is how long until a token is back.
-func (l *Limiter) Allow(id int64) (ok bool, wait time.Duration) {
+// (HTTP 429) and wait is how long until a token is back. It never fails.
+func (l *Limiter) Allow(_ context.Context, id int64) (ok bool, wait time.Duration, err error) {
 	now := time.Now()
 	if l.Now != nil {
 		now = l.Now()
@@ -51,10 +52,10 @@ func (l *Limiter) Allow(id int64) (ok bool, wait time.Duration) {
 	b.at = now
 	if b.tokens >= 1 {
 		b.tokens--
-		return true, 0
+		return true, 0, nil
 	}
 	if l.Rate <= 0 {
-		return false, time.Minute
+		return false, time.Minute, nil
 	}
-	return false, time.Duration((1 - b.tokens) / l.Rate * float64(time.Second))
+	return false, time.Duration((1 - b.tokens) / l.Rate * float64(time.Second)), nil
 }

@@ -120,7 +120,12 @@ func (s *Server) withDevice(h apiHandler) http.HandlerFunc {
 			apiUnauthorized(w, true)
 			return
 		}
-		if ok, wait := s.dev.limit.Allow(d.ID); !ok {
+		ok, wait, err := s.dev.limit.Allow(ctx, d.ID)
+		if err != nil {
+			// The call itself needs the database and will say so.
+			s.log.Error("api: device throttle", "device", d.ID, "err", err)
+		}
+		if !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			apiFail(w, http.StatusTooManyRequests, "Trop de requêtes : réessayez dans quelques secondes.")
 			return

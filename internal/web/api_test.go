@@ -368,8 +368,9 @@ func TestAPIRevokeThrottleAndCrossOrigin(t *testing.T) {
 		}
 	}
 
-	// Throttling per credential: a second device is not affected.
-	f.app.dev.limit = device.NewLimiter(0.001, 3)
+	// Throttling per credential: a second device is not affected. The
+	// limiter in the database (as on PostgreSQL, shared by the nodes).
+	f.app.dev.limit = device.NewSharedLimiter(f.st, 0.001, 3)
 	p, err := f.app.dev.svc.StartPairing(context.Background(), f.jean.ID, "Tablette")
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/hygie-sante/hygie/internal/account"
 	"github.com/hygie-sante/hygie/internal/device"
+	"github.com/hygie-sante/hygie/internal/store"
 )
 
 // « Gérer mon compte » — Appareils mobiles (SPEC §2.8, individual accounts
@@ -33,7 +35,14 @@ func init() {
 type deviceState struct {
 	svc *device.Service
 	// limit throttles the device API per device.
-	limit *device.Limiter
+	limit apiLimiter
+}
+
+// apiLimiter throttles the device API per device: device.Limiter in memory
+// on SQLite (one node), device.SharedLimiter in the database on PostgreSQL,
+// where several nodes share each device's allowance.
+type apiLimiter interface {
+	Allow(ctx context.Context, id int64) (ok bool, wait time.Duration, err error)
 }
 
 // Device API throttle: a burst of 60 requests, then 5 per second.
@@ -45,6 +54,11 @@ const (
 func newDeviceState(cfg Config) *deviceState {
 	svc := device.New(cfg.St)
 	svc.Now = cfg.Now
+	if cfg.St.Dialect == store.Postgres {
+		l := device.NewSharedLimiter(cfg.St, apiRate, apiBurst)
+		l.Now = cfg.Now
+		return &deviceState{svc: svc, limit: l}
+	}
 	l := device.NewLimiter(apiRate, apiBurst)
 	l.Now = cfg.Now
 	return &deviceState{svc: svc, limit: l}

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-smtp"
 
@@ -100,6 +101,7 @@ func TestCluster(t *testing.T) {
 	t.Run("web session on every node", func(t *testing.T) { clusterWebSession(t, nodes) })
 	t.Run("IDLE across nodes", func(t *testing.T) { clusterIdle(t, nodes[0], nodes[1], db) })
 	t.Run("login throttle shared by the nodes", func(t *testing.T) { clusterThrottle(t, nodes) })
+	t.Run("UIDVALIDITY across nodes", func(t *testing.T) { clusterUIDValidity(t, nodes) })
 
 	ids := make([]string, clusterTotal)
 	for i := range ids {
@@ -272,6 +274,43 @@ func clusterThrottle(t *testing.T, nodes []*node) {
 	}
 	if err := login(nodes[1], bob, testPassword); err != nil {
 		t.Errorf("bob is locked out with carol: %v", err)
+	}
+}
+
+// clusterUIDValidity deletes and re-creates a folder through two nodes in
+// turn, faster than one per second: each new folder must get a strictly
+// greater UIDVALIDITY (RFC 9051 §2.3.1.1), or a client would take the new
+// folder's messages for the old one's.
+func clusterUIDValidity(t *testing.T, nodes []*node) {
+	var cs []*imapclient.Client
+	for _, n := range nodes[:2] {
+		c, err := imapclient.DialStartTLS(n.addr["imap"], &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Login(alice, testPassword).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	var last uint32
+	for i := range 6 {
+		c := cs[i%2]
+		if err := c.Create("Temp", nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		st, err := c.Status("Temp", &imap.StatusOptions{UIDValidity: true}).Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.UIDValidity <= last {
+			t.Fatalf("round %d on node %d: UIDVALIDITY %d after %d", i+1, i%2+1, st.UIDValidity, last)
+		}
+		last = st.UIDValidity
+		if err := c.Delete("Temp").Wait(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/hygie-sante/hygie/internal/store"
@@ -44,7 +43,10 @@ func CreateDefaults(ctx context.Context, tx *store.Tx, accountID int64) error {
 // the creation time so that a folder deleted and created again under the same
 // name gets a new, greater one (RFC 9051 §2.3.1.1).
 func Create(ctx context.Context, tx *store.Tx, accountID int64, name, specialUse string) (int64, error) {
-	validity := nextUIDValidity()
+	validity, err := nextUIDValidity(ctx, tx, accountID)
+	if err != nil {
+		return 0, fmt.Errorf("create folder %s: %w", name, err)
+	}
 	id, err := tx.InsertID(ctx, `INSERT INTO mailboxes (account_id, name, special_use, uidvalidity) VALUES (?, ?, ?, ?)`,
 		accountID, name, specialUse, int64(validity))
 	if err != nil {
@@ -98,23 +100,20 @@ func IDs(ctx context.Context, q store.Querier, refs []FolderRef) (map[FolderRef]
 	return out, rows.Err()
 }
 
-// lastValidity is the last UIDVALIDITY handed out by this process.
-var lastValidity atomic.Uint32
-
-// nextUIDValidity returns the current Unix time in seconds, or one more than
-// the previous value when several folders are created within a second: a
-// folder deleted and re-created at once still gets a strictly greater
-// UIDVALIDITY (RFC 9051 §2.3.1.1), and the value stays within 32 bits until
-// 2106.
-func nextUIDValidity() uint32 {
-	for {
-		last := lastValidity.Load()
-		v := uint32(time.Now().Unix())
-		if v <= last {
-			v = last + 1
-		}
-		if lastValidity.CompareAndSwap(last, v) {
-			return v
-		}
+// nextUIDValidity returns the next UIDVALIDITY of a folder of the account:
+// the current Unix time in seconds, or one more than the last one given to
+// a folder of the account when that is not smaller (several folders within
+// a second). The last one is kept on the account row, so that a folder
+// deleted and re-created at once, even through two nodes, gets a strictly
+// greater UIDVALIDITY (RFC 9051 §2.3.1.1); the value stays within 32 bits
+// until 2106.
+func nextUIDValidity(ctx context.Context, tx *store.Tx, accountID int64) (uint32, error) {
+	now := time.Now().Unix()
+	var v int64
+	err := tx.QueryRow(ctx, `UPDATE accounts SET uidvalidity_last = CASE WHEN uidvalidity_last >= ? THEN uidvalidity_last + 1 ELSE ? END
+		WHERE id = ? RETURNING uidvalidity_last`, now, now, accountID).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("uidvalidity of account %d: %w", accountID, err)
 	}
+	return uint32(v), nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,7 +18,10 @@ type smtpBenchOptions struct {
 	starttls, implicitTLS, insecure bool
 	user, password, from, to        string
 	size, conns, messages, runs     int
-	pid                             int
+	// pids are the server processes (--pid, comma-separated: the nodes
+	// of a cluster on this machine); their CPU times are added up.
+	pids []int
+	pid  string
 	// users and tos are --user and --to split at commas: session i logs
 	// in as users[i%len(users)] and its k-th message goes to
 	// tos[(i+k)%len(tos)].
@@ -54,11 +58,13 @@ spread the load over many mailboxes like real traffic: session i logs in as
 user i (modulo the list's length) and sends its k-th message to recipient
 i+k (modulo). Without --from each session sends as its own user.
 
-With --pid (the server's process id, on the same machine) it also reports
-the server's CPU time per message (utime+stime of /proc/PID/stat, read
-before and after each run) and its peak resident memory (VmHWM of
+With --pid (the server's process id, on the same machine; for several
+nodes, their ids comma-separated) it also reports the server's CPU time
+per message (utime+stime of /proc/PID/stat, read before and after each
+run, added up over the nodes) and its peak resident memory (VmHWM of
 /proc/PID/status, since the server started: logins included, and each
-argon2id verification takes 19 MiB, so --conns logins at once weigh in).
+argon2id verification takes 19 MiB, so --conns logins at once weigh in;
+the largest over the nodes).
 It reports the client's own CPU time too, since both usually share the
 machine, and OTHER CPU, what the rest of the machine used meanwhile (from
 /proc/stat): when it is not near zero, other processes disturbed the run.
@@ -76,6 +82,14 @@ exits non-zero when any message was not accepted.`,
 				o.to = o.user
 			}
 			o.users, o.tos = splitList(o.user), splitList(o.to)
+			o.pids = nil
+			for _, p := range splitList(o.pid) {
+				pid, err := strconv.Atoi(p)
+				if err != nil || pid <= 0 {
+					return fmt.Errorf("--pid %q: not a process id", p)
+				}
+				o.pids = append(o.pids, pid)
+			}
 			if o.implicitTLS {
 				o.starttls = false
 			}
@@ -101,7 +115,7 @@ exits non-zero when any message was not accepted.`,
 	f.IntVar(&o.conns, "conns", 10, "concurrent SMTP sessions")
 	f.IntVar(&o.messages, "messages", 3000, "messages per run, in total over all sessions")
 	f.IntVar(&o.runs, "runs", 3, "number of runs")
-	f.IntVar(&o.pid, "pid", 0, "server process id, to report its CPU time per message and peak RSS")
+	f.StringVar(&o.pid, "pid", "", "server process id, to report its CPU time per message and peak RSS; a comma-separated list (several nodes) adds up their CPU and reports the largest RSS")
 	return c
 }
 
@@ -167,7 +181,7 @@ func benchRun(o *smtpBenchOptions) (runResult, error) {
 
 	var r runResult
 	var mu sync.Mutex
-	cpu0, err := serverCPU(o.pid)
+	cpu0, err := serverCPU(o.pids)
 	if err != nil {
 		return r, err
 	}
@@ -212,28 +226,30 @@ func benchRun(o *smtpBenchOptions) (runResult, error) {
 	r.elapsed = time.Since(start)
 	r.clientCPU = selfCPU() - self0
 	r.hostCPU = hostBusyCPU() - host0
-	cpu1, err := serverCPU(o.pid)
+	cpu1, err := serverCPU(o.pids)
 	if err != nil {
 		return r, err
 	}
 	r.serverCPU = cpu1 - cpu0
 	r.sent = len(r.latencies)
-	if o.pid != 0 {
-		r.peakRSS, _ = procPeakRSS(o.pid)
+	for _, pid := range o.pids {
+		rss, _ := procPeakRSS(pid)
+		r.peakRSS = max(r.peakRSS, rss)
 	}
 	return r, nil
 }
 
-// serverCPU reads the server's CPU time, or 0 without --pid.
-func serverCPU(pid int) (time.Duration, error) {
-	if pid == 0 {
-		return 0, nil
+// serverCPU reads the CPU time of the server processes, 0 without --pid.
+func serverCPU(pids []int) (time.Duration, error) {
+	var sum time.Duration
+	for _, pid := range pids {
+		d, err := procCPU(pid)
+		if err != nil {
+			return 0, fmt.Errorf("--pid %d: %w", pid, err)
+		}
+		sum += d
 	}
-	d, err := procCPU(pid)
-	if err != nil {
-		return 0, fmt.Errorf("--pid %d: %w", pid, err)
-	}
-	return d, nil
+	return sum, nil
 }
 
 // report prints one row per run, then the summary line.
@@ -247,16 +263,16 @@ func report(out io.Writer, o *smtpBenchOptions, results []runResult) error {
 	for i, r := range results {
 		p50, p99 := percentile(r.latencies, 0.50), percentile(r.latencies, 0.99)
 		srv, perMsg := "-", "-"
-		if o.pid != 0 && r.sent > 0 {
+		if len(o.pids) > 0 && r.sent > 0 {
 			msPerMsg := r.serverCPU.Seconds() * 1000 / float64(r.sent)
 			srv, perMsg = fmt.Sprintf("%.2f", r.serverCPU.Seconds()), fmt.Sprintf("%.3f", msPerMsg)
 			cpuPerMsg = append(cpuPerMsg, msPerMsg)
 		}
 		other, rss := "-", "-"
-		if o.pid != 0 && r.hostCPU > 0 {
+		if len(o.pids) > 0 && r.hostCPU > 0 {
 			other = fmt.Sprintf("%.2f", max(0, (r.hostCPU-r.serverCPU-r.clientCPU).Seconds()))
 		}
-		if o.pid != 0 {
+		if len(o.pids) > 0 {
 			rss = fmt.Sprintf("%.1f", mib(r.peakRSS))
 		}
 		fmt.Fprintf(w, "%d\t%d\t%d\t%.3f\t%.0f\t%.1f\t%.1f\t%.1f\t%s\t%s\t%.2f\t%s\t%s\n", i+1, r.sent, r.failed, r.elapsed.Seconds(),
@@ -272,7 +288,7 @@ func report(out io.Writer, o *smtpBenchOptions, results []runResult) error {
 		return err
 	}
 	summary := fmt.Sprintf("summary: median %.0f msg/s (%d-byte messages, %d conns, %d runs of %d)", median(rates), o.size, o.conns, len(results), o.messages)
-	if o.pid != 0 {
+	if len(o.pids) > 0 {
 		summary += fmt.Sprintf(", server CPU %.3f ms/msg (median)", median(cpuPerMsg))
 		summary += fmt.Sprintf(", server peak RSS %.1f MiB", mib(peak))
 	}

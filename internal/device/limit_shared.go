@@ -39,9 +39,9 @@ func (l *SharedLimiter) Allow(ctx context.Context, id int64) (ok bool, wait time
 	if l.Now != nil {
 		now = l.Now()
 	}
-	t := int64(math.Ceil(1000 / l.Rate)) // emission interval, ms
-	if l.Rate <= 0 {
-		t = math.MaxInt32
+	t := int64(math.MaxInt32) // emission interval, ms: no refill without a rate
+	if l.Rate > 0 {
+		t = int64(math.Ceil(1000 / l.Rate))
 	}
 	ms := now.UnixMilli()
 	limit := int64(l.Burst) * t

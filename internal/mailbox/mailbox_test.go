@@ -304,3 +304,66 @@ func TestFolderManagement(t *testing.T) {
 		}
 	})
 }
+
+// TestAppendAll files one message into several folders and another into
+// one at once: UIDs follow each folder's UIDNEXT, flags are kept, each
+// message's reference count is its number of entries, and a missing
+// folder fails the whole filing. IDs resolves folders by name in one query
+// (padded lists included) and leaves out the ones that do not exist.
+func TestAppendAll(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn)
+		inbox, sent, trash := f.folder(t, mailbox.Inbox), f.folder(t, mailbox.Sent), f.folder(t, mailbox.Trash)
+		refs := []mailbox.FolderRef{{Account: f.owner, Name: mailbox.Inbox}, {Account: f.owner, Name: mailbox.Sent}, {Account: f.owner, Name: "Nowhere"}}
+		ids, err := mailbox.IDs(f.ctx, f.st, refs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) != 2 || ids[refs[0]] != inbox.ID || ids[refs[1]] != sent.ID {
+			t.Fatalf("IDs %v; want INBOX %d and Sent %d only", ids, inbox.ID, sent.ID)
+		}
+		var m1, m2 int64
+		var uids []uint32
+		now := time.Now()
+		f.tx(t, func(tx *store.Tx) error {
+			if m1, err = mailbox.InsertMessage(f.ctx, tx, mailbox.Message{Body: []byte("Subject: a\r\n\r\nA\r\n")}, now); err != nil {
+				return err
+			}
+			if m2, err = mailbox.InsertMessage(f.ctx, tx, mailbox.Message{Body: []byte("Subject: b\r\n\r\nB\r\n")}, now); err != nil {
+				return err
+			}
+			uids, err = mailbox.AppendAll(f.ctx, tx, []mailbox.Filing{
+				{Mailbox: inbox.ID, Message: m1},
+				{Mailbox: inbox.ID, Message: m2, Flags: []string{`\Flagged`}},
+				{Mailbox: sent.ID, Message: m1, Flags: []string{`\Seen`}},
+				{Mailbox: trash.ID, Message: m1},
+			}, now)
+			return err
+		})
+		if len(uids) != 4 || uids[0] != 1 || uids[1] != 2 || uids[2] != 1 || uids[3] != 1 {
+			t.Fatalf("uids %v, want [1 2 1 1]", uids)
+		}
+		if n := f.count(t, `SELECT refs FROM messages WHERE id = ?`, m1); n != 3 {
+			t.Fatalf("refs of the message filed thrice: %d", n)
+		}
+		if n := f.count(t, `SELECT refs FROM messages WHERE id = ?`, m2); n != 1 {
+			t.Fatalf("refs of the message filed once: %d", n)
+		}
+		if n := f.count(t, `SELECT seen FROM entries WHERE mailbox_id = ? AND uid = 1`, sent.ID); n != 1 {
+			t.Fatal("\\Seen not kept")
+		}
+		if n := f.count(t, `SELECT uidnext FROM mailboxes WHERE id = ?`, inbox.ID); n != 3 {
+			t.Fatalf("INBOX UIDNEXT %d, want 3", n)
+		}
+		err = f.st.Tx(f.ctx, func(tx *store.Tx) error {
+			_, err := mailbox.AppendAll(f.ctx, tx, []mailbox.Filing{{Mailbox: inbox.ID, Message: m2}, {Mailbox: -1, Message: m2}}, now)
+			return err
+		})
+		if err == nil {
+			t.Fatal("filing into a missing folder succeeded")
+		}
+		if n := f.count(t, `SELECT COUNT(*) FROM entries WHERE mailbox_id = ?`, inbox.ID); n != 2 {
+			t.Fatalf("%d INBOX entries after a failed filing, want 2", n)
+		}
+	})
+}

@@ -78,6 +78,9 @@ func (r *Responder) Effect(ctx context.Context, tx *store.Tx, d *mail.Delivery) 
 	sender := strings.ToLower(d.Envelope.From)
 	addressed := addressedTo(d.Header)
 	for _, a := range d.Local {
+		if !d.Facts[a.ID].AutoReply {
+			continue
+		}
 		if reason := r.skipRecipient(ctx, d, a, sender, addressed); reason != "" {
 			continue
 		}

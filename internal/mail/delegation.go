@@ -41,6 +41,9 @@ func DelegationCopies(ctx context.Context, tx *store.Tx, d *Delivery) error {
 	}
 	var original []byte
 	for _, owner := range d.Local {
+		if !d.Facts[owner.ID].HasDelegates {
+			continue
+		}
 		delegates, err := account.DelegatesTx(ctx, tx, owner.ID)
 		if err != nil {
 			return fmt.Errorf("delegation copies: %w", err)

@@ -97,6 +97,10 @@ type Delivery struct {
 	MessageID string
 	// Local are the local accounts and boxes whose INBOX received it.
 	Local []*account.Account
+	// Facts are what the effects need to know first of each of Local, by
+	// account id (read once for all, before the effects); an account
+	// deleted since the recipients were resolved is absent.
+	Facts map[int64]account.RecipientFacts
 	Now   time.Time
 	// Queued is set by an effect that enqueued a job, so that the workers
 	// are woken after the commit.
@@ -245,6 +249,15 @@ func (p *Pipeline) store(ctx context.Context, tx *store.Tx, env Envelope, m *pre
 		return Delivered{}, err
 	}
 	d := &Delivery{Envelope: env, ID: id, Header: m.header, MessageID: m.msgID, Local: m.local, Now: now}
+	if len(m.local) > 0 && len(p.Effects) > 0 {
+		ids := make([]int64, len(m.local))
+		for i, a := range m.local {
+			ids[i] = a.ID
+		}
+		if d.Facts, err = account.RecipientFactsTx(ctx, tx, ids); err != nil {
+			return Delivered{}, err
+		}
+	}
 	for _, a := range m.local {
 		d.fileLater(a.ID, mailbox.Inbox, id, nil)
 	}

@@ -2,8 +2,6 @@ package notify
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -74,15 +72,11 @@ func (n *Notifier) Received(ctx context.Context, tx *store.Tx, d *mail.Delivery)
 		if d.Envelope.Identity != nil && d.Envelope.Identity.ID == a.ID {
 			continue // one's own message to oneself
 		}
-		var each int
-		err := tx.QueryRow(ctx, `SELECT notify_each FROM accounts WHERE id = ?`, a.ID).Scan(&each)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
+		facts, ok := d.Facts[a.ID]
+		if !ok {
+			continue // deleted meanwhile
 		}
-		if err != nil {
-			return fmt.Errorf("notify %s: %w", a.Login, err)
-		}
-		ts, err := targets(ctx, tx, a.ID, a.IsBox(), a.Notify, each != 0)
+		ts, err := targets(ctx, tx, a.ID, a.IsBox(), a.Notify, facts.NotifyEach)
 		if err != nil {
 			return fmt.Errorf("notify %s: %w", a.Login, err)
 		}

@@ -50,13 +50,23 @@ type Filing struct {
 // transactions lock folders in one global order) and returns their UIDs.
 // Each message's reference count grows once by its number of entries.
 //
-// On PostgreSQL each entry is one statement (the UIDNEXT increment and the
-// insert in one data-modifying WITH), a round trip less per entry.
+// On PostgreSQL each entry is one statement: the UIDNEXT increment and the
+// insert in one data-modifying WITH, which for a message's last entry also
+// adds its references; a round trip less per entry and per message.
 func AppendAll(ctx context.Context, tx *store.Tx, entries []Filing, date time.Time) ([]uint32, error) {
 	_, zone := date.Zone()
 	uids := make([]uint32, len(entries))
 	refs := map[int64]int{}
+	last := map[int64]int{} // message → index of its last entry
 	var order []int64
+	for i, e := range entries {
+		if refs[e.Message] == 0 {
+			order = append(order, e.Message)
+		}
+		refs[e.Message]++
+		last[e.Message] = i
+	}
+	pg := tx.Dialect() == store.Postgres
 	for i, e := range entries {
 		seen := 0
 		for _, f := range e.Flags {
@@ -65,7 +75,17 @@ func AppendAll(ctx context.Context, tx *store.Tx, entries []Filing, date time.Ti
 			}
 		}
 		var uid int64
-		if tx.Dialect() == store.Postgres {
+		switch {
+		case pg && last[e.Message] == i:
+			err := tx.QueryRow(ctx, `WITH u AS (UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING id, uidnext - 1 AS uid),
+					r AS (UPDATE messages SET refs = refs + ? WHERE id = ?)
+				INSERT INTO entries (mailbox_id, uid, message_id, flags, seen, internal_date, internal_tz)
+				SELECT id, uid, ?, ?, ?, ?, ? FROM u RETURNING uid`,
+				e.Mailbox, refs[e.Message], e.Message, e.Message, FormatFlags(e.Flags), seen, date.Unix(), zone).Scan(&uid)
+			if err != nil {
+				return nil, fmt.Errorf("append to folder %d: %w", e.Mailbox, err)
+			}
+		case pg:
 			err := tx.QueryRow(ctx, `WITH u AS (UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING id, uidnext - 1 AS uid)
 				INSERT INTO entries (mailbox_id, uid, message_id, flags, seen, internal_date, internal_tz)
 				SELECT id, uid, ?, ?, ?, ?, ? FROM u RETURNING uid`,
@@ -73,7 +93,7 @@ func AppendAll(ctx context.Context, tx *store.Tx, entries []Filing, date time.Ti
 			if err != nil {
 				return nil, fmt.Errorf("append to folder %d: %w", e.Mailbox, err)
 			}
-		} else {
+		default:
 			if err := tx.QueryRow(ctx, `UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING uidnext - 1`, e.Mailbox).Scan(&uid); err != nil {
 				return nil, fmt.Errorf("append to folder %d: next uid: %w", e.Mailbox, err)
 			}
@@ -83,16 +103,14 @@ func AppendAll(ctx context.Context, tx *store.Tx, entries []Filing, date time.Ti
 			}
 		}
 		uids[i] = uint32(uid)
-		if refs[e.Message] == 0 {
-			order = append(order, e.Message)
-		}
-		refs[e.Message]++
 		mb := e.Mailbox
 		tx.AfterCommit(func() { Changed(mb) })
 	}
-	for _, m := range order {
-		if _, err := tx.Exec(ctx, `UPDATE messages SET refs = refs + ? WHERE id = ?`, refs[m], m); err != nil {
-			return nil, fmt.Errorf("append: references of message %d: %w", m, err)
+	if !pg {
+		for _, m := range order {
+			if _, err := tx.Exec(ctx, `UPDATE messages SET refs = refs + ? WHERE id = ?`, refs[m], m); err != nil {
+				return nil, fmt.Errorf("append: references of message %d: %w", m, err)
+			}
 		}
 	}
 	return uids, nil

@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -50,6 +51,11 @@ type Config struct {
 	DigestTime string `toml:"digest_time" doc:"time of the daily notification, HH:MM Europe/Paris (default 18:00)"`
 	// LogFormat is "text" (default) or "json": one JSON object per log line.
 	LogFormat string `toml:"log_format" doc:"log format: text (default) or json (one JSON object per line)"`
+	// TrustedProxies are the addresses (IPs or CIDR prefixes) of the HTTP
+	// load balancers or reverse proxies in front of the web listener: from
+	// them, the client's address is taken from X-Forwarded-For, for the
+	// login throttles and the audit trail.
+	TrustedProxies []string `toml:"trusted_proxies" doc:"IPs or CIDR prefixes of the HTTP load balancers in front of the web listener, whose X-Forwarded-For is believed (comma-separated in the environment)"`
 	// ShutdownTimeout bounds a graceful stop: sessions and requests in
 	// flight get this long to finish once the listeners stop accepting.
 	ShutdownTimeout Duration `toml:"shutdown_timeout" doc:"how long a stop (SIGTERM) waits for sessions in flight (default 30s)"`
@@ -297,6 +303,9 @@ func (c *Config) Validate() error {
 	if c.Queue.Workers <= 0 {
 		return fmt.Errorf("queue.workers must be positive")
 	}
+	if _, err := c.ProxyPrefixes(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -414,4 +423,30 @@ func EnvOrDefault(environ []string) []string {
 		return os.Environ()
 	}
 	return environ
+}
+
+// ProxyPrefixes parses TrustedProxies: a plain IP is a prefix of its full
+// length.
+func (c *Config) ProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range c.TrustedProxies {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if strings.Contains(p, "/") {
+			pfx, err := netip.ParsePrefix(p)
+			if err != nil {
+				return nil, fmt.Errorf("trusted_proxies %q: %w", p, err)
+			}
+			out = append(out, pfx.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(p)
+		if err != nil {
+			return nil, fmt.Errorf("trusted_proxies %q: want an IP or a CIDR prefix", p)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

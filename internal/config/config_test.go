@@ -102,3 +102,26 @@ func TestHelpListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := Load("", []string{"HYGIE_TRUSTED_PROXIES=127.0.0.1, 10.1.2.0/24 ,::1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := c.ProxyPrefixes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "127.0.0.1/32 10.1.2.0/24 ::1/128" {
+		t.Fatalf("trusted proxies %v", got)
+	}
+	for _, bad := range []string{"proxy.example", "10.0.0.0/99"} {
+		if _, err := Load("", []string{"HYGIE_TRUSTED_PROXIES=" + bad}); err == nil || !strings.Contains(err.Error(), "trusted_proxies") {
+			t.Errorf("%q: %v; want a trusted_proxies error", bad, err)
+		}
+	}
+}

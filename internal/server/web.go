@@ -28,5 +28,9 @@ func (n *Node) webHandler(secure bool) (http.Handler, error) {
 	}))
 	app.Handle("GET /readyz", http.HandlerFunc(n.readyz))
 	app.Handle("GET /metrics", metrics.Handler(n.St, n.Log))
-	return metrics.HTTP(app.Handler()), nil
+	proxies, err := n.Cfg.ProxyPrefixes()
+	if err != nil {
+		return nil, err
+	}
+	return web.RealIP(proxies, metrics.HTTP(app.Handler())), nil
 }

@@ -228,7 +228,7 @@ func pairThrottleKey(r *http.Request) string { return "pair-ip|" + clientIP(r) }
 // name for a device credential, shown this once.
 func (s *Server) apiPair(w http.ResponseWriter, r *http.Request) {
 	key := pairThrottleKey(r)
-	if !s.throttle.Allow(r.Context(), key) {
+	if !s.ipThrottle.Allow(r.Context(), key) {
 		w.Header().Set("Retry-After", "900")
 		apiFail(w, http.StatusTooManyRequests, "Trop de tentatives d’association. Réessayez dans quelques minutes.")
 		return
@@ -239,7 +239,7 @@ func (s *Server) apiPair(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.dev.svc.Pair(r.Context(), req.Secret, req.Name)
 	if errors.Is(err, device.ErrBadSecret) {
-		s.throttle.Fail(r.Context(), key)
+		s.ipThrottle.Fail(r.Context(), key)
 		apiFail(w, http.StatusUnauthorized, "QR Code inconnu, déjà utilisé ou expiré : générez-en un autre.")
 		return
 	}

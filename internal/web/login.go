@@ -35,7 +35,7 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keyAddr, keyIP := "web|"+strings.ToLower(login), "web-ip|"+ip
-	if !s.throttle.Allow(r.Context(), keyAddr) || !s.throttle.Allow(r.Context(), keyIP) {
+	if !s.throttle.Allow(r.Context(), keyAddr) || !s.ipThrottle.Allow(r.Context(), keyIP) {
 		s.cfg.Audit.Login(r.Context(), "web", login, ip, "throttled", "")
 		fail(http.StatusTooManyRequests, "Trop de tentatives de connexion. Réessayez dans quelques minutes.")
 		return
@@ -47,7 +47,7 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.throttle.Fail(r.Context(), keyAddr)
-		s.throttle.Fail(r.Context(), keyIP)
+		s.ipThrottle.Fail(r.Context(), keyIP)
 		s.cfg.Audit.Login(r.Context(), "web", login, ip, "failed", err.Error())
 		fail(http.StatusUnauthorized, "Adresse ou mot de passe incorrect.")
 		return

@@ -414,7 +414,7 @@ func (s *Server) oidcAssociate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keyAddr, keyIP := "web|"+strings.ToLower(login), "web-ip|"+ip
-	if !s.throttle.Allow(r.Context(), keyAddr) || !s.throttle.Allow(r.Context(), keyIP) {
+	if !s.throttle.Allow(r.Context(), keyAddr) || !s.ipThrottle.Allow(r.Context(), keyIP) {
 		s.cfg.Audit.Login(ctx, "web", login, ip, "throttled", "association")
 		s.renderAssociate(w, r, pi, http.StatusTooManyRequests, d, map[string]string{"": "Trop de tentatives de connexion. Réessayez dans quelques minutes."})
 		return
@@ -426,7 +426,7 @@ func (s *Server) oidcAssociate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.throttle.Fail(r.Context(), keyAddr)
-		s.throttle.Fail(r.Context(), keyIP)
+		s.ipThrottle.Fail(r.Context(), keyIP)
 		s.cfg.Audit.Login(ctx, "web", login, ip, "failed", "association: "+err.Error())
 		s.renderAssociate(w, r, pi, http.StatusUnauthorized, d, map[string]string{"": "Adresse ou mot de passe incorrect."})
 		return

@@ -61,11 +61,14 @@ type Config struct {
 
 // Server serves the web application.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	mux      *http.ServeMux
-	pages    *pages
-	throttle *auth.Throttle
+	cfg   Config
+	log   *slog.Logger
+	mux   *http.ServeMux
+	pages *pages
+	// throttle counts failures per address (5 in 15 minutes) and
+	// ipThrottle per client IP, which a whole hospital behind one NAT may
+	// share (50 in 15 minutes); both in the database, shared by the nodes.
+	throttle, ipThrottle *auth.Throttle
 	// dev holds the mobile devices' service and the device API throttle.
 	dev *deviceState
 }
@@ -86,7 +89,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Log.With("service", "web"), mux: http.NewServeMux(), pages: p,
-		throttle: auth.NewSharedThrottle(cfg.St, "web", 5, 15*time.Minute, cfg.Log)}
+		throttle:   auth.NewSharedThrottle(cfg.St, "web", 5, 15*time.Minute, cfg.Log),
+		ipThrottle: auth.NewSharedThrottle(cfg.St, "web-ip", 50, 15*time.Minute, cfg.Log)}
 	s.dev = newDeviceState(cfg)
 	s.routes()
 	return s, nil

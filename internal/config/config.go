@@ -56,6 +56,11 @@ type Config struct {
 	// them, the client's address is taken from X-Forwarded-For, for the
 	// login throttles and the audit trail.
 	TrustedProxies []string `toml:"trusted_proxies" doc:"IPs or CIDR prefixes of the HTTP load balancers in front of the web listener, whose X-Forwarded-For is believed (comma-separated in the environment)"`
+	// ProxyProtocol are the addresses (IPs or CIDR prefixes) of the TCP
+	// load balancers in front of the SMTP, submission, IMAP and LDAP
+	// listeners: their connections must begin with a PROXY protocol header
+	// (version 1 or 2) naming the client.
+	ProxyProtocol []string `toml:"proxy_protocol" doc:"IPs or CIDR prefixes of the TCP load balancers in front of the mail and LDAP listeners, whose connections begin with a PROXY protocol header (comma-separated in the environment)"`
 	// ShutdownTimeout bounds a graceful stop: sessions and requests in
 	// flight get this long to finish once the listeners stop accepting.
 	ShutdownTimeout Duration `toml:"shutdown_timeout" doc:"how long a stop (SIGTERM) waits for sessions in flight (default 30s)"`
@@ -306,6 +311,9 @@ func (c *Config) Validate() error {
 	if _, err := c.ProxyPrefixes(); err != nil {
 		return err
 	}
+	if _, err := c.ProxyProtocolPrefixes(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -425,11 +433,21 @@ func EnvOrDefault(environ []string) []string {
 	return environ
 }
 
-// ProxyPrefixes parses TrustedProxies: a plain IP is a prefix of its full
-// length.
+// ProxyPrefixes parses TrustedProxies.
 func (c *Config) ProxyPrefixes() ([]netip.Prefix, error) {
+	return parsePrefixes("trusted_proxies", c.TrustedProxies)
+}
+
+// ProxyProtocolPrefixes parses ProxyProtocol.
+func (c *Config) ProxyProtocolPrefixes() ([]netip.Prefix, error) {
+	return parsePrefixes("proxy_protocol", c.ProxyProtocol)
+}
+
+// parsePrefixes parses a list of IPs or CIDR prefixes: a plain IP is a
+// prefix of its full length.
+func parsePrefixes(setting string, list []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, p := range c.TrustedProxies {
+	for _, p := range list {
 		p = strings.TrimSpace(p)
 		if p == "" {
 			continue
@@ -437,14 +455,14 @@ func (c *Config) ProxyPrefixes() ([]netip.Prefix, error) {
 		if strings.Contains(p, "/") {
 			pfx, err := netip.ParsePrefix(p)
 			if err != nil {
-				return nil, fmt.Errorf("trusted_proxies %q: %w", p, err)
+				return nil, fmt.Errorf("%s %q: %w", setting, p, err)
 			}
 			out = append(out, pfx.Masked())
 			continue
 		}
 		a, err := netip.ParseAddr(p)
 		if err != nil {
-			return nil, fmt.Errorf("trusted_proxies %q: want an IP or a CIDR prefix", p)
+			return nil, fmt.Errorf("%s %q: want an IP or a CIDR prefix", setting, p)
 		}
 		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}

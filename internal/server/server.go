@@ -22,6 +22,7 @@ import (
 	"github.com/hygie-sante/hygie/internal/auth/oidc"
 	"github.com/hygie-sante/hygie/internal/config"
 	"github.com/hygie-sante/hygie/internal/mail"
+	"github.com/hygie-sante/hygie/internal/proxyproto"
 	"github.com/hygie-sante/hygie/internal/queue"
 	"github.com/hygie-sante/hygie/internal/smtpd"
 	"github.com/hygie-sante/hygie/internal/store"
@@ -162,6 +163,10 @@ func (n *Node) Start(ctx context.Context) error {
 			return nil
 		}})
 	}
+	balancers, err := cfg.ProxyProtocolPrefixes()
+	if err != nil {
+		return err
+	}
 	// Bind everything first, so that a busy port fails the start before any
 	// listener serves, and so that port 0 is resolved before links are made.
 	lns := make([]net.Listener, len(ls))
@@ -204,6 +209,11 @@ func (n *Node) Start(ctx context.Context) error {
 		ln := lns[i]
 		if ln == nil {
 			continue
+		}
+		if l.name != "web" {
+			// Below TLS: a TCP balancer's PROXY header comes before
+			// anything else on the connection.
+			ln = proxyproto.NewListener(ln, balancers, 0)
 		}
 		if l.implicit {
 			ln = tls.NewListener(ln, tlsCfg)

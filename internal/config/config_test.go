@@ -123,5 +123,15 @@ func TestTrustedProxies(t *testing.T) {
 		if _, err := Load("", []string{"HYGIE_TRUSTED_PROXIES=" + bad}); err == nil || !strings.Contains(err.Error(), "trusted_proxies") {
 			t.Errorf("%q: %v; want a trusted_proxies error", bad, err)
 		}
+		if _, err := Load("", []string{"HYGIE_PROXY_PROTOCOL=" + bad}); err == nil || !strings.Contains(err.Error(), "proxy_protocol") {
+			t.Errorf("%q: %v; want a proxy_protocol error", bad, err)
+		}
+	}
+	c, err = Load("", []string{"HYGIE_PROXY_PROTOCOL=127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps, err := c.ProxyProtocolPrefixes(); err != nil || len(ps) != 1 || ps[0].String() != "127.0.0.1/32" {
+		t.Fatalf("proxy_protocol %v %v", ps, err)
 	}
 }

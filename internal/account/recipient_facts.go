@@ -29,12 +29,7 @@ func RecipientFactsTx(ctx context.Context, q store.Querier, ids []int64) (map[in
 	if len(ids) == 0 {
 		return out, nil
 	}
-	// Padded to a power of two with the last id, so that the statement
-	// caches see few distinct texts.
-	n := 1
-	for n < len(ids) {
-		n *= 2
-	}
+	n := store.PaddedLen(len(ids))
 	args := make([]any, n)
 	for i := range n {
 		args[i] = ids[min(i, len(ids)-1)]

@@ -75,25 +75,23 @@ func AppendAll(ctx context.Context, tx *store.Tx, entries []Filing, date time.Ti
 			}
 		}
 		var uid int64
-		switch {
-		case pg && last[e.Message] == i:
-			err := tx.QueryRow(ctx, `WITH u AS (UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING id, uidnext - 1 AS uid),
-					r AS (UPDATE messages SET refs = refs + ? WHERE id = ?)
+		if pg {
+			// The UIDNEXT increment and the insert in one statement; the
+			// message's last entry also adds its references.
+			args := []any{e.Mailbox}
+			refsCTE := ""
+			if last[e.Message] == i {
+				refsCTE = `, r AS (UPDATE messages SET refs = refs + ? WHERE id = ?)`
+				args = append(args, refs[e.Message], e.Message)
+			}
+			err := tx.QueryRow(ctx, `WITH u AS (UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING id, uidnext - 1 AS uid)`+refsCTE+`
 				INSERT INTO entries (mailbox_id, uid, message_id, flags, seen, internal_date, internal_tz)
 				SELECT id, uid, ?, ?, ?, ?, ? FROM u RETURNING uid`,
-				e.Mailbox, refs[e.Message], e.Message, e.Message, FormatFlags(e.Flags), seen, date.Unix(), zone).Scan(&uid)
+				append(args, e.Message, FormatFlags(e.Flags), seen, date.Unix(), zone)...).Scan(&uid)
 			if err != nil {
 				return nil, fmt.Errorf("append to folder %d: %w", e.Mailbox, err)
 			}
-		case pg:
-			err := tx.QueryRow(ctx, `WITH u AS (UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING id, uidnext - 1 AS uid)
-				INSERT INTO entries (mailbox_id, uid, message_id, flags, seen, internal_date, internal_tz)
-				SELECT id, uid, ?, ?, ?, ?, ? FROM u RETURNING uid`,
-				e.Mailbox, e.Message, FormatFlags(e.Flags), seen, date.Unix(), zone).Scan(&uid)
-			if err != nil {
-				return nil, fmt.Errorf("append to folder %d: %w", e.Mailbox, err)
-			}
-		default:
+		} else {
 			if err := tx.QueryRow(ctx, `UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING uidnext - 1`, e.Mailbox).Scan(&uid); err != nil {
 				return nil, fmt.Errorf("append to folder %d: next uid: %w", e.Mailbox, err)
 			}

@@ -75,12 +75,7 @@ func IDs(ctx context.Context, q store.Querier, refs []FolderRef) (map[FolderRef]
 	if len(refs) == 0 {
 		return out, nil
 	}
-	// The list is padded to a power of two with its last item, so that
-	// the statement caches (SQLite's here, pgx's) see few distinct texts.
-	n := 1
-	for n < len(refs) {
-		n *= 2
-	}
+	n := store.PaddedLen(len(refs))
 	var where strings.Builder
 	args := make([]any, 0, 2*n)
 	for i := range n {

@@ -305,3 +305,16 @@ type Querier interface {
 	Query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 	QueryRow(ctx context.Context, q string, args ...any) *sql.Row
 }
+
+// PaddedLen is the length to pad a list of n items to (the next power of
+// two) when a statement is built for the list (IN (…), an OR of pairs):
+// padded with its last item, the list gives few distinct statement texts,
+// which keeps the statement caches (this package's on SQLite, pgx's on
+// PostgreSQL) small.
+func PaddedLen(n int) int {
+	p := 1
+	for p < n {
+		p *= 2
+	}
+	return p
+}

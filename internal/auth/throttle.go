@@ -13,11 +13,9 @@ import (
 
 // Throttle limits failed logins per key (an address, an IP, or both): after
 // Max failures within Window, attempts are refused until the window passes.
-//
-// A Throttle made by NewSharedThrottle counts failures in the database, so
-// that every node of a cluster sees the same count (several nodes do not
-// give an attacker several times the guesses). One made by NewThrottle
-// counts in memory, for one process.
+// It counts failures in the database, so that every node of a cluster sees
+// the same count (several nodes do not give an attacker several times the
+// guesses).
 type Throttle struct {
 	Max    int
 	Window time.Duration
@@ -27,19 +25,12 @@ type Throttle struct {
 	log   *slog.Logger
 
 	mu sync.Mutex
-	// fail holds the in-memory failures (NewThrottle).
-	fail map[string][]time.Time
 	// seen holds the shared keys whose last Allow on this node found
 	// failures: Succeed clears those only, so that a successful login costs
 	// no write when there is nothing to clear.
 	seen      map[string]bool
 	lastPrune time.Time
 	now       func() time.Time
-}
-
-// NewThrottle returns an in-memory Throttle allowing max failures per window.
-func NewThrottle(max int, window time.Duration) *Throttle {
-	return &Throttle{Max: max, Window: window, fail: map[string][]time.Time{}, now: time.Now}
 }
 
 // NewSharedThrottle returns a Throttle whose failures are kept in st under
@@ -56,11 +47,6 @@ func NewSharedThrottle(st *store.Store, scope string, max int, window time.Durat
 
 // Allow reports whether an attempt for key may proceed.
 func (t *Throttle) Allow(ctx context.Context, key string) bool {
-	if t.st == nil {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		return len(t.recent(key)) < t.Max
-	}
 	h := t.hash(key)
 	var n int
 	err := t.st.QueryRow(ctx, `SELECT count(*) FROM login_failures WHERE key_hash = ? AND at > ?`,
@@ -84,10 +70,6 @@ func (t *Throttle) Allow(ctx context.Context, key string) bool {
 
 // Fail counts a failed attempt for key.
 func (t *Throttle) Fail(ctx context.Context, key string) {
-	if t.st == nil {
-		t.failMem(key)
-		return
-	}
 	h := t.hash(key)
 	now := t.now()
 	t.mu.Lock()
@@ -116,12 +98,6 @@ func (t *Throttle) Fail(ctx context.Context, key string) {
 
 // Succeed clears the failures of key.
 func (t *Throttle) Succeed(ctx context.Context, key string) {
-	if t.st == nil {
-		t.mu.Lock()
-		delete(t.fail, key)
-		t.mu.Unlock()
-		return
-	}
 	h := t.hash(key)
 	t.mu.Lock()
 	had := t.seen[h]
@@ -143,36 +119,4 @@ func (t *Throttle) Succeed(ctx context.Context, key string) {
 func (t *Throttle) hash(key string) string {
 	sum := sha256.Sum256([]byte(t.scope + "\x00" + key))
 	return hex.EncodeToString(sum[:])
-}
-
-func (t *Throttle) failMem(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.fail[key] = append(t.recent(key), t.now())
-	if len(t.fail) > 100000 {
-		// Bound memory under a spray of keys: forget the oldest state.
-		for k := range t.fail {
-			delete(t.fail, k)
-			if len(t.fail) <= 50000 {
-				break
-			}
-		}
-	}
-}
-
-// recent drops in-memory failures older than the window; t.mu is held.
-func (t *Throttle) recent(key string) []time.Time {
-	cut := t.now().Add(-t.Window)
-	fs := t.fail[key]
-	i := 0
-	for i < len(fs) && fs[i].Before(cut) {
-		i++
-	}
-	fs = fs[i:]
-	if len(fs) == 0 {
-		delete(t.fail, key)
-		return nil
-	}
-	t.fail[key] = fs
-	return fs
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/hygie-sante/hygie/internal/store/storetest"
 )
 
-// checkThrottle runs the rules every Throttle follows on a (the first node)
-// and b (another node, or a itself), whose clocks both read *now.
+// checkThrottle runs the rules of a Throttle on a (the first node) and b
+// (another node), whose clocks both read *now.
 func checkThrottle(t *testing.T, a, b *Throttle, now *time.Time) {
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
@@ -43,13 +43,6 @@ func checkThrottle(t *testing.T, a, b *Throttle, now *time.Time) {
 	if !a.Allow(ctx, "a") {
 		t.Fatal("a success did not clear the failures")
 	}
-}
-
-func TestThrottleMemory(t *testing.T) {
-	now := time.Unix(1000, 0)
-	th := NewThrottle(3, time.Minute)
-	th.now = func() time.Time { return now }
-	checkThrottle(t, th, th, &now)
 }
 
 // TestThrottleShared runs two nodes' throttles on one database: failures on

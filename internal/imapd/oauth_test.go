@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -47,7 +48,7 @@ func TestTokenAuthenticate(t *testing.T) {
 		tokens := fakeTokens{}
 		e := newEnv(t, dsn, func(c *imapd.Config) {
 			c.Tokens = tokens
-			c.Throttle = auth.NewThrottle(3, 60e9)
+			c.Throttle = auth.NewSharedThrottle(c.St, "imap", 3, time.Minute, nil)
 		})
 		tokens["tok-doc"] = e.doc.ID
 		tokens["tok-sec"] = e.sec.ID

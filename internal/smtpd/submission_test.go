@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -62,7 +63,7 @@ func startPlatform(t *testing.T, dsn string, opts ...func(*smtpd.Config)) *platf
 		Hostname: "mx.hygie.test", TLS: trust.ServerTLSConfig(cert), MaxMessageSize: maxSize, MaxRecipients: 10,
 		Accounts: acc, Router: &mail.Router{Accounts: acc, Trust: src, Domains: []string{"hygie.test", "medecin.hygie.test"}},
 		Pipeline: &mail.Pipeline{St: st, Hostname: "mx.hygie.test", Log: log}, Audit: &audit.Log{St: st}, Log: log,
-		Throttle: auth.NewThrottle(5, 60e9),
+		Throttle: auth.NewSharedThrottle(st, "smtp", 5, time.Minute, log),
 	}
 	for _, o := range opts {
 		o(&cfg)

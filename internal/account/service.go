@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -360,3 +361,20 @@ func (s *Service) authenticate(ctx context.Context, login, password string, devi
 }
 
 var dummyHash, _ = auth.HashPassword("dummy-password-for-timing")
+
+// LoginKey names whom a login attempt is for, for the failed-login
+// throttles: "account:<id>" when login names an account (its login or its
+// MSS address, in any case or spacing), else the normalised address, else
+// the trimmed, lower-cased text. No variant of an address, nor the other
+// address of the same account, gets a count of its own.
+func (s *Service) LoginKey(ctx context.Context, login string) string {
+	norm, err := address.Parse(login)
+	if err != nil {
+		return strings.ToLower(strings.TrimSpace(login))
+	}
+	var id int64
+	if err := s.st.QueryRow(ctx, `SELECT id FROM accounts WHERE login = ? OR mss = ?`, norm, norm).Scan(&id); err == nil {
+		return "account:" + strconv.FormatInt(id, 10)
+	}
+	return norm
+}

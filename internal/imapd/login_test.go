@@ -3,6 +3,7 @@ package imapd_test
 import (
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -224,6 +225,10 @@ func TestLoginThrottled(t *testing.T) {
 		}
 		if _, err := c.Select("INBOX", nil).Wait(); err == nil {
 			t.Fatal("SELECT after a throttled login")
+		}
+		// The same person written otherwise is the same count.
+		if err := c.Login(" "+strings.ToUpper(e.doc.Login)+" ", password).Wait(); !errors.As(err, &ie) || ie.Code != imap.ResponseCodeUnavailable {
+			t.Fatalf("the login in capitals, padded, after 3 failures: %v; want NO [UNAVAILABLE]", err)
 		}
 		if err := c.Login(e.sec.Login, password).Wait(); err != nil {
 			t.Fatalf("another login: %v", err)

@@ -2,7 +2,6 @@ package imapd
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -57,28 +56,23 @@ func (s *session) tokenLogin(mech, user, token string) error {
 	if len(user) > 320 {
 		user = user[:320]
 	}
-	key := strings.ToLower(user) + "|" + s.remoteIP
-	th := s.srv.cfg.Throttle
-	if th != nil && !th.Allow(s.ctx, key) {
+	att, ok := s.try(user)
+	if !ok {
 		s.audit(user, "throttled", mech)
 		return no(imap.ResponseCodeUnavailable, "Too many failed logins, try again later")
 	}
 	acc, err := s.srv.cfg.Accounts.AuthenticateToken(s.ctx, s.srv.cfg.Tokens, user, token)
 	if err != nil {
-		if th != nil {
-			th.Fail(s.ctx, key)
-		}
 		detail := mech + ": " + err.Error()
 		if !errors.Is(err, account.ErrBadLogin) {
 			s.srv.log.Error("imap token login", "user", user, "ip", s.remoteIP, "err", err)
 			detail = mech + ": internal error"
+			att.Drop(s.ctx) // not a guess
 		}
 		s.audit(user, "failed", detail)
 		return imapserver.ErrAuthFailed
 	}
-	if th != nil {
-		th.Succeed(s.ctx, key)
-	}
+	att.Succeed(s.ctx)
 	if !s.audit(acc.Login, "ok", mech) {
 		// No trace, no access.
 		return no(imap.ResponseCodeUnavailable, "Login temporarily unavailable")
@@ -86,6 +80,12 @@ func (s *session) tokenLogin(mech, user, token string) error {
 	s.user = acc
 	s.srv.log.Info("imap login", "user", acc.Login, "ip", s.remoteIP, "mechanism", mech)
 	return nil
+}
+
+// try counts a login attempt for user from this session's IP (the
+// throttle: per person and IP).
+func (s *session) try(user string) (*auth.Attempt, bool) {
+	return s.srv.cfg.Throttle.Try(s.ctx, s.srv.cfg.Accounts.LoginKey(s.ctx, user)+"|"+s.remoteIP)
 }
 
 // audit records a login attempt, reporting whether it was recorded.

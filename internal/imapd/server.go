@@ -23,6 +23,7 @@ import (
 
 	"github.com/hygie-sante/hygie/internal/account"
 	"github.com/hygie-sante/hygie/internal/audit"
+	"github.com/hygie-sante/hygie/internal/auth"
 	"github.com/hygie-sante/hygie/internal/store"
 )
 
@@ -53,20 +54,13 @@ type Config struct {
 	Tokens account.TokenValidator
 	// Throttle slows down repeated failed logins (password and token); nil
 	// disables it.
-	Throttle Throttler
+	Throttle *auth.Throttle
 	// BoxAction, when set, is told inside the transaction of the change of
 	// what a member did in a folder of a box (STORE adding \Deleted,
 	// EXPUNGE, MOVE and COPY from or to it, APPEND to it): action is an
 	// account.Journal* code, detail says it in French. An error cancels the
 	// change: no trace, no change.
 	BoxAction func(ctx context.Context, tx *store.Tx, box, member *account.Account, action, detail string) error
-}
-
-// Throttler decides whether a login attempt may proceed (auth.Throttle).
-type Throttler interface {
-	Allow(ctx context.Context, key string) bool
-	Fail(ctx context.Context, key string)
-	Succeed(ctx context.Context, key string)
 }
 
 // Server is an IMAP server.

@@ -3,7 +3,6 @@ package imapd
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -51,9 +50,8 @@ func (s *session) Login(username, password string) error {
 	if len(username) > 320 {
 		username = username[:320]
 	}
-	key := strings.ToLower(username) + "|" + s.remoteIP
-	th := s.srv.cfg.Throttle
-	if th != nil && !th.Allow(s.ctx, key) {
+	att, ok := s.try(username)
+	if !ok {
 		s.audit(username, "throttled", "")
 		return no(imap.ResponseCodeUnavailable, "Too many failed logins, try again later")
 	}
@@ -63,18 +61,15 @@ func (s *session) Login(username, password string) error {
 		if !errors.Is(err, account.ErrBadLogin) {
 			s.srv.log.Error("imap login", "user", username, "ip", s.remoteIP, "err", err)
 			detail = "internal error"
-		} else if th != nil {
-			th.Fail(s.ctx, key)
+			att.Drop(s.ctx) // not a guess
 		}
 		s.audit(username, "failed", detail)
 		return imapserver.ErrAuthFailed
 	}
+	att.Succeed(s.ctx)
 	if !s.audit(acc.Login, "ok", "") {
 		// No trace, no access.
 		return no(imap.ResponseCodeUnavailable, "Login temporarily unavailable")
-	}
-	if th != nil {
-		th.Succeed(s.ctx, key)
 	}
 	s.user = acc
 	s.srv.log.Info("imap login", "user", acc.Login, "ip", s.remoteIP)

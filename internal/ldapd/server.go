@@ -24,19 +24,13 @@ import (
 
 	"github.com/hygie-sante/hygie/internal/account"
 	"github.com/hygie-sante/hygie/internal/audit"
+	"github.com/hygie-sante/hygie/internal/auth"
 	"github.com/hygie-sante/hygie/internal/store"
 )
 
 func init() {
 	// The library logs every packet in hex to stdout by default.
 	ldapserver.Logger = ldapserver.DiscardingLogger
-}
-
-// Throttler decides whether a bind attempt may proceed (auth.Throttle).
-type Throttler interface {
-	Allow(ctx context.Context, key string) bool
-	Fail(ctx context.Context, key string)
-	Succeed(ctx context.Context, key string)
 }
 
 // Config is what an LDAP server needs.
@@ -52,7 +46,7 @@ type Config struct {
 	BaseDN string
 	Log    *slog.Logger
 	// Throttle limits failed binds per address and IP; nil disables it.
-	Throttle Throttler
+	Throttle *auth.Throttle
 	// MaxResults bounds one search answer (default 500); a client's
 	// smaller size limit wins.
 	MaxResults int
@@ -278,9 +272,8 @@ func (s *Server) handleBind(w ldapserver.ResponseWriter, m *ldapserver.Message) 
 	if len(login) > 320 {
 		login = login[:320]
 	}
-	key := strings.ToLower(login) + "|" + sess.remoteIP
-	th := s.cfg.Throttle
-	if th != nil && !th.Allow(s.ctx, key) {
+	att, ok := s.cfg.Throttle.Try(s.ctx, s.cfg.Accounts.LoginKey(s.ctx, login)+"|"+sess.remoteIP)
+	if !ok {
 		s.audit(login, sess.remoteIP, "throttled", "")
 		res.SetResultCode(ldapserver.LDAPResultUnwillingToPerform)
 		res.SetDiagnosticMessage("too many failed binds, try again later")
@@ -293,17 +286,14 @@ func (s *Server) handleBind(w ldapserver.ResponseWriter, m *ldapserver.Message) 
 		if !errors.Is(err, account.ErrBadLogin) {
 			s.cfg.Log.Error("ldap bind", "user", login, "ip", sess.remoteIP, "err", err)
 			detail = "internal error"
-		} else if th != nil {
-			th.Fail(s.ctx, key)
+			att.Drop(s.ctx) // not a guess
 		}
 		s.audit(login, sess.remoteIP, "failed", detail)
 		res.SetResultCode(ldapserver.LDAPResultInvalidCredentials)
 		w.Write(res)
 		return
 	}
-	if th != nil {
-		th.Succeed(s.ctx, key)
-	}
+	att.Succeed(s.ctx)
 	if !s.audit(acc.Login, sess.remoteIP, "ok", "") {
 		// No trace, no access.
 		res.SetResultCode(ldapserver.LDAPResultUnavailable)

@@ -2,7 +2,6 @@ package smtpd
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/emersion/go-sasl"
 
@@ -43,26 +42,22 @@ func (s *submissionSession) tokenLogin(mech, user, token string) error {
 		user = user[:320]
 	}
 	ip := remoteIP(s.conn)
-	key := strings.ToLower(user) + "|" + ip
-	if s.cfg.Throttle != nil && !s.cfg.Throttle.Allow(ctx, key) {
+	att, ok := s.cfg.Throttle.Try(ctx, s.cfg.Accounts.LoginKey(ctx, user)+"|"+ip)
+	if !ok {
 		s.audit(user, ip, "throttled", mech)
 		return errThrottled
 	}
 	a, err := s.cfg.Accounts.AuthenticateToken(ctx, s.cfg.Tokens, user, token)
 	if err != nil {
-		if s.cfg.Throttle != nil {
-			s.cfg.Throttle.Fail(ctx, key)
-		}
 		if !errors.Is(err, account.ErrBadLogin) {
+			att.Drop(ctx) // not a guess
 			s.audit(user, ip, "failed", mech+": internal error")
 			return toSMTP(err, s.cfg.Log)
 		}
 		s.audit(user, ip, "failed", mech+": "+err.Error())
 		return errBadAuth
 	}
-	if s.cfg.Throttle != nil {
-		s.cfg.Throttle.Succeed(ctx, key)
-	}
+	att.Succeed(ctx)
 	s.audit(a.Login, ip, "ok", mech)
 	s.user = a
 	return nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hygie-sante/hygie/internal/account"
 	"github.com/hygie-sante/hygie/internal/audit"
+	"github.com/hygie-sante/hygie/internal/auth"
 	"github.com/hygie-sante/hygie/internal/mail"
 )
 
@@ -44,17 +45,10 @@ type Config struct {
 	// Peers checks operator certificates on the MX.
 	Peers PeerChecker
 	// Throttle slows down repeated failed logins; nil disables it.
-	Throttle Throttler
+	Throttle *auth.Throttle
 	// Tokens validates the access tokens of SASL XOAUTH2 and OAUTHBEARER
 	// (RFC 7628) on submission; nil: the mechanisms are not offered.
 	Tokens account.TokenValidator
-}
-
-// Throttler decides whether a login attempt may proceed.
-type Throttler interface {
-	Allow(ctx context.Context, key string) bool
-	Fail(ctx context.Context, key string)
-	Succeed(ctx context.Context, key string)
 }
 
 // NewSubmission returns the submission server (RFC 6409): AUTH is required

@@ -63,25 +63,21 @@ func (s *submissionSession) login(username, password string) error {
 	ctx, cancel := ctxTimeout()
 	defer cancel()
 	ip := remoteIP(s.conn)
-	key := strings.ToLower(username) + "|" + ip
-	if s.cfg.Throttle != nil && !s.cfg.Throttle.Allow(ctx, key) {
+	att, ok := s.cfg.Throttle.Try(ctx, s.cfg.Accounts.LoginKey(ctx, username)+"|"+ip)
+	if !ok {
 		s.cfg.Audit.Login(ctx, "smtp", username, ip, "throttled", "")
 		return errThrottled
 	}
 	a, err := s.cfg.Accounts.Authenticate(ctx, username, password)
 	if err != nil {
-		if s.cfg.Throttle != nil {
-			s.cfg.Throttle.Fail(ctx, key)
-		}
 		s.cfg.Audit.Login(ctx, "smtp", username, ip, "failed", err.Error())
 		if errors.Is(err, account.ErrBadLogin) {
 			return errBadAuth
 		}
+		att.Drop(ctx) // not a guess
 		return toSMTP(err, s.cfg.Log)
 	}
-	if s.cfg.Throttle != nil {
-		s.cfg.Throttle.Succeed(ctx, key)
-	}
+	att.Succeed(ctx)
 	s.cfg.Audit.Login(ctx, "smtp", a.Login, ip, "ok", "")
 	s.user = a
 	return nil

@@ -228,7 +228,8 @@ func pairThrottleKey(r *http.Request) string { return "pair-ip|" + clientIP(r) }
 // name for a device credential, shown this once.
 func (s *Server) apiPair(w http.ResponseWriter, r *http.Request) {
 	key := pairThrottleKey(r)
-	if !s.ipThrottle.Allow(r.Context(), key) {
+	att, ok := s.ipThrottle.Try(r.Context(), key)
+	if !ok {
 		w.Header().Set("Retry-After", "900")
 		apiFail(w, http.StatusTooManyRequests, "Trop de tentatives d’association. Réessayez dans quelques minutes.")
 		return
@@ -239,10 +240,10 @@ func (s *Server) apiPair(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.dev.svc.Pair(r.Context(), req.Secret, req.Name)
 	if errors.Is(err, device.ErrBadSecret) {
-		s.ipThrottle.Fail(r.Context(), key)
 		apiFail(w, http.StatusUnauthorized, "QR Code inconnu, déjà utilisé ou expiré : générez-en un autre.")
-		return
+		return // the attempt counts
 	}
+	att.Drop(r.Context()) // paired, or not checked: not a guess
 	if err != nil {
 		s.apiInternal(w, r, err)
 		return
@@ -272,4 +273,21 @@ func (s *Server) apiAccounts(w http.ResponseWriter, r *http.Request, c *apiCall)
 		}
 	}
 	apiJSON(w, http.StatusOK, map[string]any{"accounts": out})
+}
+
+// countRequest counts a request against the per-IP throttle under ipKey
+// and, unless personKey is empty, the per-person one; false when either
+// refuses it.
+func (s *Server) countRequest(r *http.Request, ipKey, personKey string) bool {
+	ip, ok := s.ipThrottle.Try(r.Context(), ipKey)
+	if !ok {
+		return false
+	}
+	if personKey != "" {
+		if _, ok := s.throttle.Try(r.Context(), personKey); !ok {
+			ip.Drop(r.Context())
+			return false
+		}
+	}
+	return true
 }

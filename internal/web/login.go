@@ -1,11 +1,13 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/hygie-sante/hygie/internal/account"
+	"github.com/hygie-sante/hygie/internal/auth"
 	"github.com/hygie-sante/hygie/internal/store"
 )
 
@@ -34,8 +36,8 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 			Errors: map[string]string{"login": "Saisissez votre adresse et votre mot de passe."}})
 		return
 	}
-	keyAddr, keyIP := "web|"+strings.ToLower(login), "web-ip|"+ip
-	if !s.throttle.Allow(r.Context(), keyAddr) || !s.ipThrottle.Allow(r.Context(), keyIP) {
+	att, ok := s.tryPassword(r, login)
+	if !ok {
 		s.cfg.Audit.Login(r.Context(), "web", login, ip, "throttled", "")
 		fail(http.StatusTooManyRequests, "Trop de tentatives de connexion. Réessayez dans quelques minutes.")
 		return
@@ -43,22 +45,53 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 	a, err := s.cfg.Accounts.AuthenticatePassword(r.Context(), login, r.FormValue("password"))
 	if err != nil {
 		if !errors.Is(err, account.ErrBadLogin) {
+			att.drop(r.Context())
 			s.fail(w, r, err)
 			return
 		}
-		s.throttle.Fail(r.Context(), keyAddr)
-		s.ipThrottle.Fail(r.Context(), keyIP)
 		s.cfg.Audit.Login(r.Context(), "web", login, ip, "failed", err.Error())
 		fail(http.StatusUnauthorized, "Adresse ou mot de passe incorrect.")
 		return
 	}
-	s.throttle.Succeed(r.Context(), keyAddr)
+	att.succeed(r.Context())
 	s.cfg.Audit.Login(r.Context(), "web", a.Login, ip, "ok", "")
 	if err := s.startSession(r.Context(), w, r, a); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	http.Redirect(w, r, localRedirect(next, "/"), http.StatusSeeOther)
+}
+
+// passwordAttempt is a password attempt counted by both web throttles: per
+// person and per client IP. A failed one is left to count.
+type passwordAttempt struct{ person, ip *auth.Attempt }
+
+// tryPassword counts a password attempt for login from the request's IP;
+// false when either throttle refuses it (nothing is counted then).
+func (s *Server) tryPassword(r *http.Request, login string) (passwordAttempt, bool) {
+	ctx := r.Context()
+	person, ok := s.throttle.Try(ctx, "web|"+s.cfg.Accounts.LoginKey(ctx, login))
+	if !ok {
+		return passwordAttempt{}, false
+	}
+	ip, ok := s.ipThrottle.Try(ctx, "web-ip|"+clientIP(r))
+	if !ok {
+		person.Drop(ctx)
+		return passwordAttempt{}, false
+	}
+	return passwordAttempt{person, ip}, true
+}
+
+// succeed clears the person's failures; the IP keeps the others'.
+func (a passwordAttempt) succeed(ctx context.Context) {
+	a.person.Succeed(ctx)
+	a.ip.Drop(ctx)
+}
+
+// drop forgets an attempt that could not be checked.
+func (a passwordAttempt) drop(ctx context.Context) {
+	a.person.Drop(ctx)
+	a.ip.Drop(ctx)
 }
 
 // logout ends the session in the database and clears the cookie.

@@ -413,8 +413,8 @@ func (s *Server) oidcAssociate(w http.ResponseWriter, r *http.Request) {
 		s.renderAssociate(w, r, pi, http.StatusBadRequest, d, map[string]string{"login": "Saisissez votre adresse et votre mot de passe."})
 		return
 	}
-	keyAddr, keyIP := "web|"+strings.ToLower(login), "web-ip|"+ip
-	if !s.throttle.Allow(r.Context(), keyAddr) || !s.ipThrottle.Allow(r.Context(), keyIP) {
+	att, ok := s.tryPassword(r, login)
+	if !ok {
 		s.cfg.Audit.Login(ctx, "web", login, ip, "throttled", "association")
 		s.renderAssociate(w, r, pi, http.StatusTooManyRequests, d, map[string]string{"": "Trop de tentatives de connexion. Réessayez dans quelques minutes."})
 		return
@@ -422,16 +422,15 @@ func (s *Server) oidcAssociate(w http.ResponseWriter, r *http.Request) {
 	a, err := s.cfg.Accounts.AuthenticatePassword(ctx, login, r.FormValue("password"))
 	if err != nil {
 		if !errors.Is(err, account.ErrBadLogin) {
+			att.drop(ctx)
 			s.fail(w, r, err)
 			return
 		}
-		s.throttle.Fail(r.Context(), keyAddr)
-		s.ipThrottle.Fail(r.Context(), keyIP)
 		s.cfg.Audit.Login(ctx, "web", login, ip, "failed", "association: "+err.Error())
 		s.renderAssociate(w, r, pi, http.StatusUnauthorized, d, map[string]string{"": "Adresse ou mot de passe incorrect."})
 		return
 	}
-	s.throttle.Succeed(r.Context(), keyAddr)
+	att.succeed(ctx)
 	err = s.cfg.Accounts.Associate(ctx, a.ID, pi.Mode, pi.Identity.Subject)
 	if errors.Is(err, account.ErrDuplicate) {
 		s.renderAssociate(w, r, pi, http.StatusConflict, d, map[string]string{"": "Ce compte est déjà associé à une autre identité « " +

@@ -67,15 +67,13 @@ func (s *Server) forgotSend(w http.ResponseWriter, r *http.Request) {
 			Errors: map[string]string{"login": "Saisissez l'adresse de votre compte."}})
 		return
 	}
-	// Per IP, and per address so that nobody floods a mailbox with resets.
-	keyIP, keyAddr := "forgot-ip|"+clientIP(r), "forgot|"+strings.ToLower(login)
-	if !s.ipThrottle.Allow(r.Context(), keyIP) || !s.throttle.Allow(r.Context(), keyAddr) {
+	// Each request counts, per IP and per person, so that nobody floods a
+	// mailbox with resets.
+	if !s.countRequest(r, "forgot-ip|"+clientIP(r), "forgot|"+s.cfg.Accounts.LoginKey(r.Context(), login)) {
 		s.render(w, r, nil, "forgot", http.StatusTooManyRequests, &view{Title: "Mot de passe oublié ?", Data: forgotData{Login: login},
 			Errors: map[string]string{"": "Trop de demandes. Réessayez dans quelques minutes."}})
 		return
 	}
-	s.ipThrottle.Fail(r.Context(), keyIP) // each request counts
-	s.throttle.Fail(r.Context(), keyAddr)
 	if a, err := s.cfg.Accounts.ByAddress(r.Context(), login); err == nil {
 		if _, err := s.sendReset(r.Context(), a); err != nil {
 			s.fail(w, r, err)

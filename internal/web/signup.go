@@ -91,12 +91,11 @@ func (s *Server) signupSend(w http.ResponseWriter, r *http.Request) {
 		form[f] = strings.TrimSpace(r.FormValue(f))
 	}
 	key := "signup-ip|" + clientIP(r)
-	if !s.ipThrottle.Allow(r.Context(), key) {
+	if !s.countRequest(r, key, "") { // each request counts
 		s.renderSignup(w, r, http.StatusTooManyRequests, signupData{Form: form},
 			map[string]string{"": "Trop de demandes. Réessayez dans quelques minutes."})
 		return
 	}
-	s.ipThrottle.Fail(r.Context(), key) // each request counts
 	sid, _ := strconv.ParseInt(form["structure"], 10, 64)
 	f := account.SignupForm{FirstName: form["first_name"], LastName: form["last_name"], Login: form["login"], Email: form["email"],
 		StructureID: sid, Profession: form["profession"]}

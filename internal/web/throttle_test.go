@@ -113,6 +113,9 @@ func TestWebLoginThrottle(t *testing.T) {
 		if code, _ := login(b, "jean@throttle.test", pw); code != http.StatusTooManyRequests {
 			t.Fatalf("jean from another IP: %d; want 429 (the address is locked)", code)
 		}
+		if code, _ := login(b, " JEAN@Throttle.test ", pw); code != http.StatusTooManyRequests {
+			t.Fatalf("jean's address in capitals, padded: %d; want 429 (the same person)", code)
+		}
 		if code, _ := login(a, "marie@throttle.test", pw); code != http.StatusSeeOther {
 			t.Fatalf("marie on the same IP: %d; want 303", code)
 		}

@@ -457,6 +457,10 @@ func parsePrefixes(setting string, list []string) ([]netip.Prefix, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s %q: %w", setting, p, err)
 			}
+			if pfx.Addr().Is4In6() && pfx.Bits() >= 96 {
+				// Peers are matched unmapped: ::ffff:10.0.0.0/104 is 10.0.0.0/8.
+				pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
+			}
 			out = append(out, pfx.Masked())
 			continue
 		}

@@ -127,11 +127,11 @@ func TestTrustedProxies(t *testing.T) {
 			t.Errorf("%q: %v; want a proxy_protocol error", bad, err)
 		}
 	}
-	c, err = Load("", []string{"HYGIE_PROXY_PROTOCOL=127.0.0.1"})
+	c, err = Load("", []string{"HYGIE_PROXY_PROTOCOL=127.0.0.1,::ffff:127.0.0.0/104"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ps, err := c.ProxyProtocolPrefixes(); err != nil || len(ps) != 1 || ps[0].String() != "127.0.0.1/32" {
+	if ps, err := c.ProxyProtocolPrefixes(); err != nil || len(ps) != 2 || ps[0].String() != "127.0.0.1/32" || ps[1].String() != "127.0.0.0/8" {
 		t.Fatalf("proxy_protocol %v %v", ps, err)
 	}
 }

@@ -23,11 +23,27 @@ var errFraming = errors.New("ldap: malformed or oversized message")
 // session is the state of one LDAP connection: whether it is protected by
 // TLS (LDAPS or after StartTLS) and who bound.
 type session struct {
-	remoteIP string
+	// peer is the connection; its address is read once, when first needed
+	// (RemoteIP), never in the accept loop: behind a TCP balancer it waits
+	// for the PROXY header.
+	peer   net.Conn
+	ipOnce sync.Once
+	ip     string
 
 	mu   sync.Mutex
 	tls  bool
 	user *account.Account
+}
+
+// RemoteIP is the client's address.
+func (s *session) RemoteIP() string {
+	s.ipOnce.Do(func() {
+		s.ip = s.peer.RemoteAddr().String()
+		if h, _, err := net.SplitHostPort(s.ip); err == nil {
+			s.ip = h
+		}
+	})
+	return s.ip
 }
 
 func (s *session) state() (bool, *account.Account) {
@@ -133,11 +149,7 @@ func (l *listener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err == nil {
-			ip := c.RemoteAddr().String()
-			if h, _, err := net.SplitHostPort(ip); err == nil {
-				ip = h
-			}
-			sess := &session{remoteIP: ip, tls: l.tls}
+			sess := &session{peer: c, tls: l.tls}
 			l.mu.Lock()
 			if l.closed {
 				l.mu.Unlock()

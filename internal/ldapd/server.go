@@ -209,7 +209,7 @@ func (s *Server) handleStartTLS(w ldapserver.ResponseWriter, m *ldapserver.Messa
 	tc := tls.Server(c.Conn, s.cfg.TLS)
 	tc.SetDeadline(time.Now().Add(30 * time.Second))
 	if err := tc.Handshake(); err != nil {
-		s.cfg.Log.Info("ldap: StartTLS handshake failed", "ip", sess.remoteIP, "err", err)
+		s.cfg.Log.Info("ldap: StartTLS handshake failed", "ip", sess.RemoteIP(), "err", err)
 		c.Conn.Close()
 		return
 	}
@@ -272,9 +272,9 @@ func (s *Server) handleBind(w ldapserver.ResponseWriter, m *ldapserver.Message) 
 	if len(login) > 320 {
 		login = login[:320]
 	}
-	att, ok := s.cfg.Throttle.Try(s.ctx, s.cfg.Accounts.LoginKey(s.ctx, login)+"|"+sess.remoteIP)
+	att, ok := s.cfg.Throttle.Try(s.ctx, s.cfg.Accounts.LoginKey(s.ctx, login)+"|"+sess.RemoteIP())
 	if !ok {
-		s.audit(login, sess.remoteIP, "throttled", "")
+		s.audit(login, sess.RemoteIP(), "throttled", "")
 		res.SetResultCode(ldapserver.LDAPResultUnwillingToPerform)
 		res.SetDiagnosticMessage("too many failed binds, try again later")
 		w.Write(res)
@@ -284,17 +284,17 @@ func (s *Server) handleBind(w ldapserver.ResponseWriter, m *ldapserver.Message) 
 	if err != nil {
 		detail := err.Error()
 		if !errors.Is(err, account.ErrBadLogin) {
-			s.cfg.Log.Error("ldap bind", "user", login, "ip", sess.remoteIP, "err", err)
+			s.cfg.Log.Error("ldap bind", "user", login, "ip", sess.RemoteIP(), "err", err)
 			detail = "internal error"
 			att.Drop(s.ctx) // not a guess
 		}
-		s.audit(login, sess.remoteIP, "failed", detail)
+		s.audit(login, sess.RemoteIP(), "failed", detail)
 		res.SetResultCode(ldapserver.LDAPResultInvalidCredentials)
 		w.Write(res)
 		return
 	}
 	att.Succeed(s.ctx)
-	if !s.audit(acc.Login, sess.remoteIP, "ok", "") {
+	if !s.audit(acc.Login, sess.RemoteIP(), "ok", "") {
 		// No trace, no access.
 		res.SetResultCode(ldapserver.LDAPResultUnavailable)
 		res.SetDiagnosticMessage("bind temporarily unavailable")
@@ -302,7 +302,7 @@ func (s *Server) handleBind(w ldapserver.ResponseWriter, m *ldapserver.Message) 
 		return
 	}
 	sess.setUser(acc)
-	s.cfg.Log.Info("ldap bind", "user", acc.Login, "ip", sess.remoteIP)
+	s.cfg.Log.Info("ldap bind", "user", acc.Login, "ip", sess.RemoteIP())
 	w.Write(res)
 }
 

@@ -32,8 +32,9 @@ var sigV2 = []byte("\r\n\r\n\x00\r\nQUIT\n")
 var ErrBadHeader = errors.New("proxy protocol: missing or malformed header")
 
 // Listener accepts connections and, for those from Trusted, reads the
-// PROXY header on first use (Read or RemoteAddr), within Timeout, so that
-// a slow balancer never holds up Accept.
+// PROXY header on first use (Read or RemoteAddr), within Timeout (or the
+// read deadline set before, if sooner): Accept itself never waits for a
+// balancer, but a server must not call RemoteAddr in its accept loop.
 type Listener struct {
 	net.Listener
 	Trusted []netip.Prefix
@@ -85,17 +86,48 @@ type Conn struct {
 	once   sync.Once
 	remote net.Addr
 	err    error
+
+	mu sync.Mutex
+	// deadline is the read deadline the server set, restored after the
+	// header.
+	deadline time.Time
 }
 
 func (c *Conn) readHeader() {
 	c.once.Do(func() {
-		c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+		c.mu.Lock()
+		server := c.deadline
+		c.mu.Unlock()
+		d := time.Now().Add(c.timeout)
+		if !server.IsZero() && server.Before(d) {
+			d = server
+		}
+		c.Conn.SetReadDeadline(d)
 		c.remote, c.err = parse(c.br, c.Conn.RemoteAddr())
-		c.Conn.SetReadDeadline(time.Time{})
+		c.mu.Lock()
+		c.Conn.SetReadDeadline(c.deadline)
+		c.mu.Unlock()
 		if c.err != nil {
 			c.Conn.Close()
 		}
 	})
+}
+
+// SetDeadline sets the read and write deadlines (kept for after the
+// header).
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	return c.Conn.SetDeadline(t)
+}
+
+// SetReadDeadline sets the read deadline (kept for after the header).
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	return c.Conn.SetReadDeadline(t)
 }
 
 // Read reads the client's stream, after the header.
@@ -158,15 +190,23 @@ func parseV1(r *bufio.Reader, peer net.Addr) (net.Addr, error) {
 	if len(f) != 6 || (f[1] != "TCP4" && f[1] != "TCP6") {
 		return nil, ErrBadHeader
 	}
-	src, err := netip.ParseAddr(f[2])
-	if err != nil || src.Is4() != (f[1] == "TCP4") {
-		return nil, ErrBadHeader
+	var addrs [2]netip.Addr
+	for i, s := range f[2:4] {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Is4() != (f[1] == "TCP4") || a.Zone() != "" {
+			return nil, ErrBadHeader
+		}
+		addrs[i] = a
 	}
-	port, err := strconv.ParseUint(f[4], 10, 16)
-	if err != nil {
-		return nil, ErrBadHeader
+	var ports [2]uint16
+	for i, s := range f[4:6] {
+		p, err := strconv.ParseUint(s, 10, 16)
+		if err != nil || (len(s) > 1 && s[0] == '0') {
+			return nil, ErrBadHeader
+		}
+		ports[i] = uint16(p)
 	}
-	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, uint16(port))), nil
+	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(addrs[0], ports[0])), nil
 }
 
 // parseV2 reads the binary header (§2.2): signature, version and command,
@@ -191,6 +231,7 @@ func parseV2(r *bufio.Reader, peer net.Addr) (net.Addr, error) {
 	default:
 		return nil, ErrBadHeader
 	}
+	// Only TCP is served here: UDP and UNIX stream families are refused.
 	switch hdr[13] {
 	case 0x11: // TCP over IPv4
 		if n < 12 {

@@ -103,16 +103,20 @@ func TestHeaders(t *testing.T) {
 
 func TestBadHeaders(t *testing.T) {
 	bad := map[string][]byte{
-		"no header":         []byte("EHLO client.example\r\n"),
-		"v1 bad family":     []byte("PROXY UDP4 127.0.0.9 127.0.0.1 5555 587\r\n"),
-		"v1 bad address":    []byte("PROXY TCP4 ::9 127.0.0.1 5555 587\r\n"),
-		"v1 no CRLF":        []byte("PROXY TCP4 127.0.0.9 127.0.0.1 5555 587\n"),
-		"v1 too long":       append([]byte("PROXY TCP4 "), make([]byte, 120)...),
-		"v2 short":          v2(1, 0x11, netip.MustParseAddr("127.0.0.9"), 5555)[:20],
-		"v2 bad version":    append(append([]byte{}, sigV2...), 0x11, 0x11, 0, 0),
-		"v2 bad command":    append(append([]byte{}, sigV2...), 0x2F, 0x11, 0, 0),
-		"v2 short address":  append(append([]byte{}, sigV2...), 0x21, 0x11, 0, 4, 1, 2, 3, 4),
-		"nothing (timeout)": nil,
+		"no header":          []byte("EHLO client.example\r\n"),
+		"v1 bad family":      []byte("PROXY UDP4 127.0.0.9 127.0.0.1 5555 587\r\n"),
+		"v1 bad address":     []byte("PROXY TCP4 ::9 127.0.0.1 5555 587\r\n"),
+		"v1 no CRLF":         []byte("PROXY TCP4 127.0.0.9 127.0.0.1 5555 587\n"),
+		"v1 bad destination": []byte("PROXY TCP4 127.0.0.9 garbage 5555 587\r\n"),
+		"v1 bad port":        []byte("PROXY TCP4 127.0.0.9 127.0.0.1 5555 99999\r\n"),
+		"v1 mixed families":  []byte("PROXY TCP4 127.0.0.9 ::1 5555 587\r\n"),
+		"v2 UDP":             append(append([]byte{}, sigV2...), 0x21, 0x12, 0, 12, 127, 0, 0, 9, 127, 0, 0, 1, 0, 1, 0, 2),
+		"v1 too long":        append([]byte("PROXY TCP4 "), make([]byte, 120)...),
+		"v2 short":           v2(1, 0x11, netip.MustParseAddr("127.0.0.9"), 5555)[:20],
+		"v2 bad version":     append(append([]byte{}, sigV2...), 0x11, 0x11, 0, 0),
+		"v2 bad command":     append(append([]byte{}, sigV2...), 0x2F, 0x11, 0, 0),
+		"v2 short address":   append(append([]byte{}, sigV2...), 0x21, 0x11, 0, 4, 1, 2, 3, 4),
+		"nothing (timeout)":  nil,
 	}
 	for name, send := range bad {
 		t.Run(name, func(t *testing.T) {
@@ -143,4 +147,44 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("no address and no error")
 		}
 	})
+}
+
+// TestDeadlineKept: a read deadline the server set before the first read
+// bounds the wait for the header and still holds after it.
+func TestDeadlineKept(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	ln := NewListener(raw, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, 5*time.Second)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		c, err := net.Dial("tcp", raw.Addr().String())
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write([]byte("PROXY TCP4 127.0.0.9 127.0.0.1 5555 587\r\n"))
+		<-done // then silent
+	}()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	start := time.Now()
+	_, err = c.Read(make([]byte, 1))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("read: %v; want a timeout", err)
+	}
+	if waited := time.Since(start); waited > 3*time.Second {
+		t.Fatalf("the server's deadline was lost: waited %s", waited)
+	}
+	if c.RemoteAddr().String() != "127.0.0.9:5555" {
+		t.Fatalf("remote %s", c.RemoteAddr())
+	}
 }

@@ -10,6 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hygie-sante/hygie/internal/store"
@@ -91,35 +94,48 @@ func Claim(ctx context.Context, st *store.Store, n int, lease time.Duration) ([]
 }
 
 // renewLeases extends to until the leases of held (job id → lease end of
-// the claim that holds it), in one transaction. A job whose lease end is no
+// the claim that holds it), in one statement. A job whose lease end is no
 // longer the one held was settled (completed, rescheduled) or, its lease run
 // out, claimed again elsewhere: it is left alone and dropped from held.
 // held is updated to the new lease ends.
 func renewLeases(ctx context.Context, st *store.Store, held map[int64]int64, until int64) error {
-	lost := map[int64]bool{}
-	err := st.Tx(ctx, func(tx *store.Tx) error {
-		clear(lost)
-		for id, old := range held {
-			res, err := tx.Exec(ctx, `UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_until = ?`, until, id, old)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				lost[id] = true
-			}
+	ids := slices.Sorted(maps.Keys(held))
+	n := store.PaddedLen(len(ids))
+	var where strings.Builder
+	args := []any{until}
+	for i := range n {
+		id := ids[min(i, len(ids)-1)]
+		if i > 0 {
+			where.WriteString(" OR ")
 		}
-		return nil
+		where.WriteString("(id = ? AND lease_until = ?)")
+		args = append(args, id, held[id])
+	}
+	renewed := map[int64]bool{}
+	err := st.Tx(ctx, func(tx *store.Tx) error {
+		clear(renewed)
+		rows, err := tx.Query(ctx, `UPDATE jobs SET lease_until = ? WHERE `+where.String()+` RETURNING id`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			renewed[id] = true
+		}
+		return rows.Err()
 	})
 	if err != nil {
 		return fmt.Errorf("renew job leases: %w", err)
 	}
-	for id := range held {
-		if lost[id] {
-			delete(held, id)
-		} else {
+	for _, id := range ids {
+		if renewed[id] {
 			held[id] = until
+		} else {
+			delete(held, id)
 		}
 	}
 	return nil

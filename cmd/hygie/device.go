@@ -128,11 +128,24 @@ func decodeQRImage(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("image %s: %w", path, err)
 	}
-	res, err := gzqrcode.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		return "", fmt.Errorf("no QR code found in %s: %w", path, err)
+	// A photo needs the detector; gozxing's misjudges the dimension of
+	// some symbols, which harder tries and, for a pure image of the code
+	// (a screenshot, the page's PNG), reading it as such get right.
+	var first error
+	for _, hints := range []map[gozxing.DecodeHintType]any{
+		nil,
+		{gozxing.DecodeHintType_TRY_HARDER: true},
+		{gozxing.DecodeHintType_PURE_BARCODE: true},
+	} {
+		res, err := gzqrcode.NewQRCodeReader().Decode(bmp, hints)
+		if err == nil {
+			return res.GetText(), nil
+		}
+		if first == nil {
+			first = err
+		}
 	}
-	return res.GetText(), nil
+	return "", fmt.Errorf("no QR code found in %s: %w", path, first)
 }
 
 // deviceClient calls the device API.

@@ -151,7 +151,10 @@ func (s *Server) devicesPair(w http.ResponseWriter, r *http.Request, sess *Sessi
 		s.fail(w, r, err)
 		return
 	}
-	png, err := qrcode.Encode(string(payload), qrcode.Medium, 320)
+	// Whole pixels per module (a negative size): scaled to an arbitrary
+	// width, modules of uneven widths make the code harder to read, for a
+	// phone's camera as for a decoder.
+	png, err := qrcode.Encode(string(payload), qrcode.Medium, -8)
 	if err != nil {
 		s.fail(w, r, err)
 		return

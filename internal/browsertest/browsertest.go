@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,9 +138,31 @@ func JS(expr string) chromedp.Action[chromedp.Void] {
 	})
 }
 
-// Click clicks the element matching the CSS selector sel.
+// Click clicks the element matching the CSS selector sel. When the page
+// replaced that element between finding it and clicking it (a navigation
+// or a script still running: "Could not find node with given id"), it
+// finds it again: nothing was clicked yet.
 func Click(sel string) chromedp.Action[chromedp.Void] {
-	return chromedp.Click(chromedp.CSS(sel))
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for {
+			_, err := chromedp.Click(chromedp.CSS(sel))(ctx, t)
+			if err == nil || !staleNode(err) || ctx.Err() != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+}
+
+// staleNode tells the DevTools errors of a node the page no longer has.
+func staleNode(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Could not find node with given id") || strings.Contains(msg, "No node with given id") ||
+		strings.Contains(msg, "Node is detached")
 }
 
 // WaitVisible waits until the element matching sel is visible.

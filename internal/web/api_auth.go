@@ -274,20 +274,3 @@ func (s *Server) apiAccounts(w http.ResponseWriter, r *http.Request, c *apiCall)
 	}
 	apiJSON(w, http.StatusOK, map[string]any{"accounts": out})
 }
-
-// countRequest counts a request against the per-IP throttle under ipKey
-// and, unless personKey is empty, the per-person one; false when either
-// refuses it.
-func (s *Server) countRequest(r *http.Request, ipKey, personKey string) bool {
-	ip, ok := s.ipThrottle.Try(r.Context(), ipKey)
-	if !ok {
-		return false
-	}
-	if personKey != "" {
-		if _, ok := s.throttle.Try(r.Context(), personKey); !ok {
-			ip.Drop(r.Context())
-			return false
-		}
-	}
-	return true
-}
